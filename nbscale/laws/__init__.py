@@ -1,0 +1,22 @@
+"""Scaling-law estimators: per-point laws and the dataset-level curve.
+
+A data point's expected marginal contribution at training-set size ``k`` is
+modelled as ``psi_k = c * k**-alpha`` (Covert et al., ICML 2024). The
+estimators here are pure functions of observations ``(point, size,
+delta)``, vectorised over points:
+
+- :func:`fit_laws` fits ``c``, ``alpha`` and the noise parameters of every
+  point, by maximum likelihood (default) or by least squares in log space;
+- :func:`fit_aggregate` fits ``loss(k) = epsilon + C * k**-a`` to the
+  validation losses of the whole dataset.
+
+The array-level engines live in :mod:`nbscale.laws.likelihood` and
+:mod:`nbscale.laws.loglinear`.
+"""
+
+from __future__ import annotations
+
+from nbscale.laws.aggregate import fit_aggregate
+from nbscale.laws.fit import LAW_COLUMNS, fit_laws
+
+__all__ = ["LAW_COLUMNS", "fit_aggregate", "fit_laws"]

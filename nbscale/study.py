@@ -1,0 +1,1014 @@
+"""The :class:`Study`: sample contributions, store them, fit scaling laws.
+
+A study owns one dataset, one model, one metric, one sampling plan and one
+store. Sampling runs in a background driver thread (:meth:`Study.start`)
+or blocks with a progress bar (:meth:`Study.run`); everything it produces
+lands in the store first, so stopping, crashing and reopening never lose
+committed observations. The estimators are pure functions of those
+observations (:mod:`nbscale.laws`, :mod:`nbscale.apply`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nbscale.config import (
+    check_random_state,
+    check_samples,
+    dataset_arrays,
+    dataset_config,
+    dataset_from_store,
+    default_store_path,
+    same_study,
+    study_fingerprint,
+)
+from nbscale.data import Dataset, check_dataset, draw_subset
+from nbscale.driver import Driver
+from nbscale.exceptions import FitFailureWarning, StoreError
+from nbscale.learners import SklearnLearner, check_model, model_spec, rebuild_model
+from nbscale.metrics import Metric, check_metric
+from nbscale.runner import EvaluationContext, StopFlag, check_executor
+from nbscale.sampling import Plan, check_sizes
+from nbscale.store import SQLiteStore
+
+__all__ = ["Study", "open_study"]
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[[pd.DataFrame], None]
+
+
+class Study:
+    """Sample per-point contributions and fit their scaling laws.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features) or DataFrame
+        Numeric, finite features.
+    y : array-like of shape (n_samples,), optional
+        Targets. Omit when ``target`` names a column of a DataFrame ``X``.
+    target : str, optional
+        The label column of a DataFrame ``X``.
+    model : str or estimator, default="logistic"
+        ``"logistic"`` (exactly ``LogisticRegression()``: L2, C=1,
+        multinomial beyond two classes), ``"linear"`` (ordinary least
+        squares), ``"ridge"`` (``Ridge()``), or any scikit-learn estimator,
+        cloned for every fit.
+    sizes : tuple (k_min, k_max) or list of int, default=(100, 1000)
+        The inclusive range of subset sizes ``k``, or explicit sizes.
+    samples : int, default=100
+        Observations per point.
+    points : array-like of int, optional
+        Positions in ``X`` of the rows to study; default all training rows.
+    validation : float or tuple (X_val, y_val), default=0.2
+        Fraction held out from ``X`` (stratified, never among ``points``),
+        or an explicit validation set.
+    metric : None, str or callable, optional
+        Validation loss: log loss for classifiers and squared error for
+        regressors by default; ``"accuracy"`` (as the error rate) or a
+        callable ``loss(y_true, y_pred)``.
+    schedule : {"uniform", "geometric"}, default="uniform"
+        How sizes are drawn from a range: uniformly, or cycling through 10
+        geometrically spaced sizes (the paper's validation schedule, which
+        the ``"loglinear"`` estimator needs).
+    store : str or path, optional
+        The SQLite file of observations. None uses
+        ``.nbscale/study-<fingerprint>.nbscale`` in the working directory,
+        where the fingerprint hashes the data and configuration: the same
+        call with the same ``random_state`` reopens and resumes it.
+        ``":memory:"`` keeps nothing on disk.
+    random_state : int, optional
+        Root seed of the split and of every draw. None draws one and
+        records it in the store.
+
+    Attributes
+    ----------
+    name : str
+        A short identifier (the fingerprint).
+    n_target : int
+        ``samples * n_points``.
+
+    Notes
+    -----
+    An observation is ``delta = L(f_D) - L(f_{D + z})`` on the validation
+    split, for a class-stratified subset ``D`` of size ``k`` drawn from the
+    pool without ``z``. Its seed derives from the root seed and the draw id
+    alone, so results do not depend on the executor or worker count.
+
+    The default store is a file rather than memory because the point of a
+    study is to survive: a crashed kernel, a stopped run or a re-executed
+    cell all continue from what was committed.
+
+    Examples
+    --------
+    >>> import nbscale
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> study = nbscale.Study(X, y, sizes=(20, 60), samples=2, points=range(4),
+    ...                       store=":memory:", random_state=0)
+    >>> study.run(progress=False).n_observations
+    8
+    >>> study.laws().columns[:4].tolist()
+    ['c', 'alpha', 'sigma', 'beta']
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        target: str | None = None,
+        model: Any = "logistic",
+        sizes: Any = (100, 1000),
+        samples: int = 100,
+        points: Any = None,
+        validation: Any = 0.2,
+        metric: Any = None,
+        schedule: str = "uniform",
+        store: str | os.PathLike[str] | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        # Validate every argument once, here.
+        root_seed = check_random_state(random_state)
+        samples = check_samples(samples)
+        if isinstance(points, range):
+            points = list(points)
+        data = check_dataset(
+            X,
+            y,
+            target=target,
+            points=points,
+            validation=validation,
+            random_state=root_seed % (2**32),
+        )
+        model = check_model(model, is_classifier=data.is_classifier)
+        resolved_metric = check_metric(metric, is_classifier=data.is_classifier)
+        window, grid = check_sizes(sizes, schedule, data.n_pool, data.n_classes)
+        chosen = (
+            np.arange(data.n_pool)
+            if points is None
+            else data.pool_position(np.sort(np.asarray(points, dtype=np.int64)))
+        )
+
+        # Describe the study as JSON, then find or create its store.
+        config: dict[str, Any] = {
+            "model": model_spec(model),
+            "metric": resolved_metric.name,
+            "metric_builtin": not callable(metric),
+            "window": list(window),
+            "grid": None if grid is None else grid.tolist(),
+            "schedule": schedule,
+            "samples": samples,
+            "points": data.rows[chosen].tolist(),
+            "root_seed": root_seed,
+            "validation": "explicit" if isinstance(validation, tuple) else validation,
+            **dataset_config(data),
+        }
+        config["fingerprint"] = study_fingerprint(config, data)
+        path = store if store is not None else default_store_path(config["fingerprint"])
+        handle = _open_or_create(path, config, data)
+        self._setup(handle, handle.read_config(), data, model, resolved_metric)
+
+    # ---------------------------------------------------------------- set-up
+    def _setup(
+        self,
+        store: SQLiteStore,
+        config: dict[str, Any],
+        data: Dataset,
+        model: Any,
+        metric: Metric | None,
+    ) -> None:
+        """Fill in the state shared by the constructor and :func:`open`."""
+        self._store = store
+        self._config = config
+        self._data = data
+        self._model = model
+        self._metric = metric
+        grid = config["grid"]
+        points = data.pool_position(np.asarray(config["points"], dtype=np.int64))
+        self._plan = Plan(
+            points=points,
+            samples=int(config["samples"]),
+            window=(int(config["window"][0]), int(config["window"][1])),
+            grid=None if grid is None else np.asarray(grid, dtype=np.int64),
+            root_seed=int(config["root_seed"]),
+        )
+        self._lock = threading.RLock()
+        self._flag = StopFlag()
+        self._thread: threading.Thread | None = None
+        self._driver: Driver | None = None
+        self._listeners: list[Listener] = []
+        self._covered = np.zeros(data.n_pool, dtype=bool)
+        self._history: deque[tuple[float, int]] = deque(maxlen=256)
+        self._started_at: float | None = None
+        self._warned = False
+
+    # ------------------------------------------------------------ properties
+    @property
+    def name(self) -> str:
+        """A short identifier of the study (its data and config hash)."""
+        return str(self._config["fingerprint"])
+
+    @property
+    def store_path(self) -> str | None:
+        """The store's file path, or None for an in-memory store."""
+        return self._store.path
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """The size window ``(k_min, k_max)``."""
+        return self._plan.window
+
+    @property
+    def n_target(self) -> int:
+        """Observations the study aims for: ``samples * n_points``."""
+        return self._plan.n_target
+
+    @property
+    def n_observations(self) -> int:
+        """Committed observations (rows safely in the store)."""
+        return self._store.counts()[0]
+
+    @property
+    def n_failures(self) -> int:
+        """Committed failed fits."""
+        return self._store.counts()[1]
+
+    @property
+    def running(self) -> bool:
+        """Whether the background driver is working."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def paused(self) -> bool:
+        """Whether a running study holds back new work."""
+        return self.running and self._flag.paused
+
+    @property
+    def data(self) -> Dataset:
+        """The validated dataset (training pool and validation split)."""
+        return self._data
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "idle"
+        return (
+            f"<nbscale.Study {self.name}: {self.n_observations}/{self.n_target} "
+            f"observations, {self.n_failures} failures, {state}>"
+        )
+
+    # ------------------------------------------------------------- execution
+    def start(self, executor: Any = None) -> Study:
+        """Start sampling in the background and return at once.
+
+        Parameters
+        ----------
+        executor : None, str, int or dask Client, optional
+            Where fits run: None (local processes on every core), ``"processes"``,
+            ``"threads"``, ``"inline"`` (in the driver thread), a number of
+            processes, or a ``dask.distributed.Client``.
+
+        Returns
+        -------
+        Study
+            ``self``, already running.
+
+        Raises
+        ------
+        ValueError
+            If the study was reopened without a model or metric it needs.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0, 1],
+        ...                       store=":memory:", random_state=0)
+        >>> study.start(executor="threads").wait(timeout=60)
+        True
+        """
+        with self._lock:
+            if self.running:
+                return self
+            factory = check_executor(executor)
+            context = self._context()
+            pending = self._pending()
+            if len(pending) == 0:
+                return self
+            self._flag = StopFlag()
+            self._driver = Driver(
+                self._plan,
+                pending,
+                context,
+                factory,
+                self._store,
+                self._flag,
+                self._on_batch,
+            )
+            self._started_at = time.monotonic()
+            self._history.clear()
+            self._history.append((self._started_at, self.n_observations))
+            self._warned = False
+            self._thread = threading.Thread(
+                target=self._drive, name=f"nbscale-{self.name}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def _drive(self) -> None:
+        driver = self._driver
+        assert driver is not None
+        driver.run()
+        if driver.n_failures:
+            logger.warning(
+                "%d fits failed in this run (see Study.failures())", driver.n_failures
+            )
+
+    def run(self, progress: bool = True, executor: Any = None) -> Study:
+        """Sample until the target is reached, blocking, with a progress bar.
+
+        Parameters
+        ----------
+        progress : bool, default=True
+            Show a tqdm progress bar (a widget in notebooks).
+        executor : optional
+            As in :meth:`start`.
+
+        Returns
+        -------
+        Study
+            ``self``.
+
+        Raises
+        ------
+        nbscale.AllFitsFailedError
+            If every fit fails.
+        KeyboardInterrupt
+            Re-raised after stopping cleanly; every committed observation
+            stays in the store.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_diabetes
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> study = nbscale.Study(X, y, model="ridge", sizes=(20, 80), samples=3,
+        ...                       points=[0, 1], store=":memory:", random_state=0)
+        >>> study.run(progress=False).n_observations
+        6
+        """
+        self.start(executor)
+        bar = _progress_bar(self, progress)
+        try:
+            while not self.wait(timeout=0.25, _raise=False):
+                if bar is not None:
+                    bar.n = self.n_observations + self.n_failures
+                    bar.refresh()
+        except KeyboardInterrupt:
+            self.stop()
+            logger.info("interrupted; %d observations kept", self.n_observations)
+            raise
+        finally:
+            if bar is not None:
+                bar.n = self.n_observations + self.n_failures
+                bar.close()
+        self.wait(timeout=0)
+        return self
+
+    def wait(self, timeout: float | None = None, *, _raise: bool = True) -> bool:
+        """Block until the background run ends, or ``timeout`` seconds pass.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; None waits as long as it takes.
+
+        Returns
+        -------
+        bool
+            True when no run is in progress any more.
+
+        Raises
+        ------
+        nbscale.AllFitsFailedError
+            If the run stopped because every fit failed.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0],
+        ...                       store=":memory:", random_state=0)
+        >>> study.wait()
+        True
+        """
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        if _raise:
+            self._finish()
+        return True
+
+    def _finish(self) -> None:
+        """Surface a finished run's error and its failure warning, once."""
+        driver = self._driver
+        if driver is None or self._warned:
+            return
+        self._warned = True
+        if driver.n_failures:
+            common = ", ".join(
+                f"{reason!r} ({n}x)" for reason, n in driver.reasons.most_common(2)
+            )
+            warnings.warn(
+                f"{driver.n_failures} of {driver.n_failures + driver.n_observations} "
+                f"fits failed and were recorded as failures; most common: "
+                f"{common}. See Study.failures()",
+                FitFailureWarning,
+                stacklevel=3,
+            )
+        if driver.error is not None:
+            raise driver.error
+
+    def stop(self, timeout: float = 2.0) -> Study:
+        """Stop the background run; committed observations are kept.
+
+        Batches still in flight are abandoned (worker processes are
+        terminated), so this returns within about ``timeout`` seconds.
+        :meth:`run` or :meth:`start` later continue up to the target.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0],
+        ...                       store=":memory:", random_state=0)
+        >>> study.stop().running
+        False
+        """
+        self._flag.stop()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self
+
+    def pause(self) -> Study:
+        """Hold back new batches; batches in flight still finish.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0],
+        ...                       store=":memory:", random_state=0)
+        >>> study.pause().paused
+        False
+        """
+        self._flag.pause()
+        return self
+
+    def resume(self) -> Study:
+        """Undo :meth:`pause`.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0],
+        ...                       store=":memory:", random_state=0)
+        >>> study.resume().paused
+        False
+        """
+        self._flag.resume()
+        return self
+
+    def _context(self) -> EvaluationContext:
+        if self._model is None:
+            raise ValueError(
+                "model: this study was reopened from a store that cannot "
+                "rebuild its estimator; pass it again: nbscale.open(path, "
+                "model=estimator)"
+            )
+        if self._metric is None:
+            raise ValueError(
+                f"metric: this study used the callable {self._config['metric']!r}; "
+                f"pass it again: nbscale.open(path, metric=function)"
+            )
+        return EvaluationContext(self._data, SklearnLearner(self._model), self._metric)
+
+    def _pending(self) -> np.ndarray:
+        """Draw ids of the plan not yet committed, in order."""
+        done = np.zeros(self.n_target, dtype=bool)
+        stored = self._store.done_draws()
+        done[stored[stored < self.n_target]] = True
+        return np.flatnonzero(~done)
+
+    # ------------------------------------------------------------- listeners
+    def add_listener(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(batch)`` after each committed batch.
+
+        Parameters
+        ----------
+        callback : callable
+            Receives a DataFrame with columns ``point`` (row label),
+            ``size``, ``delta`` and ``draw``. It runs on the driver thread,
+            so it should be quick (queue the data and return). A callback
+            that raises is logged and removed.
+
+        Returns
+        -------
+        callable
+            Call it to unsubscribe.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=2, points=[0],
+        ...                       store=":memory:", random_state=0)
+        >>> seen = []
+        >>> unsubscribe = study.add_listener(lambda batch: seen.append(len(batch)))
+        >>> _ = study.run(progress=False, executor="inline")
+        >>> sum(seen)
+        2
+        """
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _on_batch(self, committed: dict[str, np.ndarray], n_failed: int) -> None:
+        """Driver hook: update progress, then notify listeners."""
+        now = time.monotonic()
+        positions = self._data.pool_position(committed["point"])
+        with self._lock:
+            self._covered[positions] = True
+            self._history.append((now, self.n_observations + self.n_failures))
+            listeners = list(self._listeners)
+        if not listeners or len(committed["draw"]) == 0:
+            return
+        frame = pd.DataFrame(
+            {
+                "point": self._labels_of(committed["point"]),
+                "size": committed["size"],
+                "delta": committed["delta"],
+                "draw": committed["draw"],
+            }
+        )
+        for callback in listeners:
+            try:
+                callback(frame)
+            except Exception:  # noqa: BLE001 - a listener must not stop a run
+                logger.exception("nbscale listener %r failed; removed", callback)
+                with self._lock:
+                    if callback in self._listeners:
+                        self._listeners.remove(callback)
+
+    def progress(self) -> dict[str, Any]:
+        """A snapshot of the run's progress.
+
+        Returns
+        -------
+        dict
+            ``n_observations``, ``n_target``, ``n_failures``, ``n_points``,
+            ``n_points_covered``, ``rate`` (settled requests a second over
+            the recent window), ``eta_seconds`` (None when unknown),
+            ``elapsed`` (seconds since start), ``running`` and ``paused``.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0, 3],
+        ...                       store=":memory:", random_state=0)
+        >>> study.progress()["n_target"]
+        2
+        """
+        n_obs, n_failed = self._store.counts()
+        with self._lock:
+            history = list(self._history)
+            covered = int(self._covered[self._plan.points].sum())
+        rate = 0.0
+        if len(history) >= 2 and history[-1][0] > history[0][0]:
+            rate = (history[-1][1] - history[0][1]) / (history[-1][0] - history[0][0])
+        remaining = max(self.n_target - n_obs - n_failed, 0)
+        eta = remaining / rate if rate > 0 and self.running else None
+        started = self._started_at
+        return {
+            "n_observations": n_obs,
+            "n_target": self.n_target,
+            "n_failures": n_failed,
+            "n_points": self._plan.n_points,
+            "n_points_covered": covered if started else self._count_covered(),
+            "rate": float(rate),
+            "eta_seconds": eta,
+            "elapsed": 0.0 if started is None else time.monotonic() - started,
+            "running": self.running,
+            "paused": self.paused,
+        }
+
+    def _count_covered(self) -> int:
+        if self.n_observations == 0:
+            return 0
+        return int(self.observations()["point"].nunique())
+
+    # ----------------------------------------------------------- results API
+    def observations(self) -> pd.DataFrame:
+        """Every committed observation.
+
+        Returns
+        -------
+        DataFrame
+            One row per observation, ordered by draw, with a RangeIndex and
+            columns ``point`` (the row label in the user's data: position
+            for arrays, index label for DataFrames), ``size`` (int64,
+            ``|D|``), ``delta`` (float64, loss without minus loss with the
+            point), ``draw`` (int64, pass it to :meth:`subset`),
+            ``loss_without`` and ``loss_with`` (float64 validation losses).
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=2, points=[5],
+        ...                       store=":memory:", random_state=0)
+        >>> study.run(progress=False).observations().columns.tolist()[:4]
+        ['point', 'size', 'delta', 'draw']
+        """
+        frame = self._store.observations()
+        frame["point"] = self._labels_of(frame["point"].to_numpy())
+        return frame[["point", "size", "delta", "draw", "loss_without", "loss_with"]]
+
+    def _labels_of(self, rows: np.ndarray) -> Any:
+        """The user's labels of rows given by position in X."""
+        n_rows = len(self._data.labels)
+        if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
+            raise StoreError("path: the store refers to rows outside the data")
+        if self._labels_are_positions():
+            return rows
+        return np.asarray(self._data.labels, dtype=object)[rows]
+
+    def _labels_are_positions(self) -> bool:
+        return self._config["labels"].get("kind") == "range"
+
+    def failures(self) -> pd.DataFrame:
+        """Every recorded failure.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``point`` (row label), ``size``, ``draw`` and
+            ``reason`` (str), with a RangeIndex.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> nbscale.Study(X, y, store=":memory:", sizes=(10, 20)).failures().shape
+        (0, 4)
+        """
+        frame = self._store.failures()
+        frame["point"] = self._labels_of(frame["point"].to_numpy(dtype=np.int64))
+        return frame[["point", "size", "draw", "reason"]]
+
+    def subset(self, draw: int) -> np.ndarray:
+        """The training rows of the subset D an observation's draw used.
+
+        The subset is regenerated from the draw's stored seed, so any
+        observation can be audited: refit your model on ``X[subset]`` and
+        on ``X[subset]`` plus the point, and compare.
+
+        Parameters
+        ----------
+        draw : int
+            A draw id from :meth:`observations`.
+
+        Returns
+        -------
+        ndarray of int64, shape (size,)
+            Sorted positions in the user's ``X``; the studied point is
+            never among them.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[5],
+        ...                       store=":memory:", random_state=0)
+        >>> row = study.run(progress=False).observations().iloc[0]
+        >>> len(study.subset(row["draw"])) == row["size"]
+        True
+        """
+        if isinstance(draw, bool) or not isinstance(draw, int | np.integer):
+            raise TypeError(f"draw: expected an int draw id, got {draw!r}")
+        stored = self._store.draw(int(draw))
+        if stored is not None:
+            point, size, seed = stored
+            excluded = None if point is None else int(self._data.pool_position(
+                np.array([point])
+            )[0])
+        elif 0 <= draw < self.n_target:
+            batch = self._plan.batch(np.array([draw]))
+            excluded = int(batch.excluded[0])
+            size, seed = int(batch.size[0]), int(batch.seed[0])
+        else:
+            raise ValueError(
+                f"draw: expected a draw id in [0, {self.n_target - 1}] or one "
+                f"stored in this study, got {draw!r}"
+            )
+        return self._data.rows[draw_subset(self._data, excluded, size, seed)]
+
+    def laws(self, method: str = "likelihood") -> pd.DataFrame:
+        """Fit the per-point scaling laws ``psi_k = c * k**-alpha``.
+
+        Parameters
+        ----------
+        method : {"likelihood", "loglinear"}, default="likelihood"
+            See :func:`nbscale.fit_laws`.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by point (row labels); columns as in
+            :func:`nbscale.fit_laws`.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 60), samples=6, points=[0, 1],
+        ...                       store=":memory:", random_state=0)
+        >>> study.run(progress=False).laws().index.tolist()
+        [0, 1]
+        """
+        from nbscale.laws import fit_laws
+
+        observations = self.observations()
+        if observations.empty:
+            raise ValueError(
+                "laws: the study has no observations yet; call run() or start()"
+            )
+        return fit_laws(observations, method=method)
+
+    def values(
+        self, sizes: tuple[int, int] | None = None, method: str = "likelihood"
+    ) -> pd.DataFrame:
+        """Per-point values: the mean contribution over a size window.
+
+        Parameters
+        ----------
+        sizes : tuple (k_min, k_max), optional
+            The window; default the study's sizes.
+        method : str, default="likelihood"
+            Law estimator, as in :meth:`laws`.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by point; columns ``value`` and ``stderr`` (float64).
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 60), samples=6, points=[0, 1],
+        ...                       store=":memory:", random_state=0)
+        >>> study.run(progress=False).values().columns.tolist()
+        ['value', 'stderr']
+        """
+        from nbscale.apply import values
+
+        return values(self.laws(method), sizes=sizes or self.sizes)
+
+    def recommend(
+        self,
+        size: int,
+        n: int = 10,
+        action: str = "add",
+        *,
+        balanced: bool = False,
+        method: str = "likelihood",
+    ) -> pd.DataFrame:
+        """The points with the highest expected contribution at ``size``.
+
+        Parameters
+        ----------
+        size : int
+            The dataset size the points will join.
+        n : int, default=10
+            How many points.
+        action : {"add", "remove"}, default="add"
+            ``"add"`` ranks by ``c * size**-alpha`` descending; ``"remove"``
+            returns the most harmful points (lowest scores first).
+        balanced : bool, default=False
+            Keep the selection class-balanced (classification only).
+        method : str, default="likelihood"
+            Law estimator, as in :meth:`laws`.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by point; see :func:`nbscale.recommend`.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=(10, 60), samples=6,
+        ...                       points=[0, 1, 2], store=":memory:", random_state=0)
+        >>> len(study.run(progress=False).recommend(size=50, n=2))
+        2
+        """
+        from nbscale.apply import recommend
+
+        laws = self.laws(method)
+        labels = None
+        if self._data.is_classifier:
+            positions = self._point_positions(laws.index)
+            codes = self._data.y_train[positions]
+            labels = pd.Series(self._data.classes[codes], index=laws.index)  # type: ignore[index]
+        return recommend(
+            laws, size=size, n=n, action=action, labels=labels, balanced=balanced
+        )
+
+    def _point_positions(self, index: pd.Index) -> np.ndarray:
+        """Pool positions of points given by their labels."""
+        if self._labels_are_positions():
+            rows = np.asarray(index, dtype=np.int64)
+        else:
+            lookup = {label: i for i, label in enumerate(self._data.labels)}
+            rows = np.array([lookup[label] for label in index], dtype=np.int64)
+        return self._data.pool_position(rows)
+
+    def aggregate(self) -> pd.DataFrame:
+        """The dataset-level curve: mean validation loss at each size.
+
+        Every observation contributes the loss of the model trained on
+        ``D`` (size ``k``) and on ``D`` plus the point (size ``k + 1``).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by size; see :func:`nbscale.laws.fit_aggregate`. The
+            fitted law ``loss(k) = epsilon + C * k**-a`` is in ``attrs``.
+
+        Examples
+        --------
+        >>> import nbscale
+        >>> from sklearn.datasets import load_wine
+        >>> X, y = load_wine(return_X_y=True)
+        >>> study = nbscale.Study(X, y, sizes=[10, 40], samples=4, points=[0, 1],
+        ...                       store=":memory:", random_state=0)
+        >>> sorted(study.run(progress=False).aggregate().attrs)
+        ['C', 'a', 'converged', 'epsilon']
+        """
+        from nbscale.laws import fit_aggregate
+
+        frame = self._store.observations()
+        sizes = np.concatenate([frame["size"], frame["size"] + 1])
+        losses = np.concatenate([frame["loss_without"], frame["loss_with"]])
+        return fit_aggregate(sizes.astype(np.float64), losses)
+
+    # ----------------------------------------------------------- notebooks
+    def dashboard(self, **options: Any) -> Any:
+        """A live dashboard widget for this study (see nbscale.notebook)."""
+        from nbscale.notebook.dashboard import Dashboard
+
+        return Dashboard(self, **options)
+
+    def chart(self, kind: str, **options: Any) -> Any:
+        """A static Altair chart of this study (see nbscale.notebook)."""
+        from nbscale.notebook.charts import study_chart
+
+        return study_chart(self, kind, **options)
+
+
+def _open_or_create(
+    path: str | os.PathLike[str], config: dict[str, Any], data: Dataset
+) -> SQLiteStore:
+    """Reuse a store of the same study, or lay out a new one."""
+    store = SQLiteStore(path)
+    if store.read_config_or_none() is None:
+        store.write_arrays(dataset_arrays(data))
+        store.write_config(config)
+        return store
+    stored = store.read_config()
+    if not same_study(stored, config):
+        store.close()
+        raise StoreError(
+            f"store: {os.fspath(path)!r} already holds a different study "
+            f"(fingerprint {stored.get('fingerprint')!r}, this one is "
+            f"{config['fingerprint']!r}); pass another path, or reopen it "
+            f"with nbscale.open"
+        )
+    logger.info("resuming study %s from %s", config["fingerprint"], path)
+    return store
+
+
+def open_study(
+    path: str | os.PathLike[str], *, model: Any = None, metric: Any = None
+) -> Study:
+    """Reopen a study from its store; resume it with run() or start().
+
+    Parameters
+    ----------
+    path : str or path
+        The store file.
+    model : estimator, optional
+        Needed only to resume a study whose estimator the store cannot
+        rebuild (a class outside scikit-learn, or parameters that are not
+        plain JSON). Nothing named in a store is imported except
+        scikit-learn classes.
+    metric : callable, optional
+        Needed only to resume a study that used a callable metric.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    nbscale.StoreError
+        If the file is missing, damaged, foreign or of another schema
+        version.
+
+    Examples
+    --------
+    >>> import os, tempfile, nbscale
+    >>> from sklearn.datasets import load_wine
+    >>> X, y = load_wine(return_X_y=True)
+    >>> path = os.path.join(tempfile.mkdtemp(), "wine.nbscale")
+    >>> _ = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0, 1],
+    ...                   store=path, random_state=0).run(progress=False)
+    >>> nbscale.open(path).n_observations
+    2
+    """
+    store = SQLiteStore(path, create=False)
+    try:
+        config = store.read_config()
+        data = dataset_from_store(config, store.read_arrays())
+        resolved_model = model if model is not None else rebuild_model(config["model"])
+        if resolved_model is not None:
+            resolved_model = check_model(resolved_model, is_classifier=data.is_classifier)
+        if metric is not None:
+            resolved_metric: Metric | None = check_metric(
+                metric, is_classifier=data.is_classifier
+            )
+        elif config.get("metric_builtin", True):
+            resolved_metric = check_metric(config["metric"], is_classifier=data.is_classifier)
+        else:
+            resolved_metric = None
+    except (KeyError, TypeError, ValueError) as err:
+        store.close()
+        if isinstance(err, StoreError):
+            raise
+        raise StoreError(
+            f"path: {os.fspath(path)!r} holds a damaged study configuration ({err})"
+        ) from err
+
+    study = Study.__new__(Study)
+    study._setup(store, config, data, resolved_model, resolved_metric)
+    return study
+
+
+def _progress_bar(study: Study, progress: bool) -> Any:
+    """A tqdm bar over settled requests, or None."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=study.n_target,
+        initial=study.n_observations + study.n_failures,
+        desc=f"nbscale {study.name}",
+        unit="obs",
+    )

@@ -1,0 +1,82 @@
+"""fit_aggregate: the dataset-level curve loss(k) = epsilon + C k^-a."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nbscale.exceptions import LawFitWarning
+from nbscale.laws import fit_aggregate
+
+
+def test_recovers_a_known_curve() -> None:
+    rng = np.random.default_rng(0)
+    sizes = np.repeat(np.geomspace(50, 2000, 8).round(), 30)
+    truth = 0.2 + 3.0 * sizes**-0.6
+    curve = fit_aggregate(sizes, truth + rng.normal(0, 0.003, sizes.size))
+
+    assert curve.attrs["converged"] is True
+    assert curve.attrs["a"] == pytest.approx(0.6, abs=0.1)
+    assert curve.attrs["epsilon"] == pytest.approx(0.2, abs=0.02)
+    assert curve.attrs["C"] > 0
+    fitted = curve.attrs["epsilon"] + curve.attrs["C"] * curve.index**-curve.attrs["a"]
+    np.testing.assert_allclose(curve["fitted"], fitted)
+    np.testing.assert_allclose(curve["fitted"], 0.2 + 3.0 * curve.index**-0.6, atol=3e-3)
+
+
+def test_table_layout() -> None:
+    sizes = np.array([300.0, 100.0, 100.0, 200.0, 200.0, 300.0])
+    losses = np.array([0.30, 0.50, 0.52, 0.40, 0.41, 0.31])
+    curve = fit_aggregate(sizes, losses)
+
+    assert curve.columns.tolist() == ["loss", "loss_se", "n_obs", "fitted"]
+    assert curve.index.name == "size"
+    assert curve.index.tolist() == [100.0, 200.0, 300.0]
+    assert curve["n_obs"].dtype == np.int64
+    assert curve.loc[100.0, "loss"] == pytest.approx(0.51)
+    assert curve.loc[100.0, "loss_se"] == pytest.approx(0.01)
+
+
+def test_single_observations_borrow_the_pooled_sd() -> None:
+    sizes = np.array([10.0, 10.0, 20.0, 20.0, 40.0])
+    losses = np.array([0.5, 0.7, 0.3, 0.5, 0.2])
+    curve = fit_aggregate(sizes, losses)
+
+    pooled = np.sqrt(0.02)
+    assert curve.loc[40.0, "loss_se"] == pytest.approx(pooled)
+
+
+def test_too_few_sizes_fall_back_without_raising() -> None:
+    sizes = np.array([10.0, 10.0, 20.0])
+    losses = np.array([0.5, 0.6, 0.4])
+    with pytest.warns(LawFitWarning, match="at least 3 needed"):
+        curve = fit_aggregate(sizes, losses)
+
+    assert curve.attrs["converged"] is False
+    assert np.isnan(curve.attrs["a"])
+    np.testing.assert_allclose(curve["fitted"], curve["loss"])
+
+
+def test_increasing_losses_give_a_flat_law() -> None:
+    sizes = np.array([10.0, 20.0, 40.0, 80.0])
+    curve = fit_aggregate(sizes, np.array([0.1, 0.2, 0.3, 0.4]))
+    assert curve.attrs["C"] >= 0
+    assert np.isfinite(curve["fitted"]).all()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "losses", "error", "match"),
+    [
+        (np.array(["a"]), np.array([0.1]), TypeError, "sizes: expected an array"),
+        (np.ones((2, 2)), np.ones(4), ValueError, r"sizes: .* got shape \(2, 2\)"),
+        (np.array([1.0]), np.array([np.nan]), ValueError, "losses: expected finite"),
+        (np.array([1.0, 2.0]), np.array([0.1]), ValueError, "losses: expected one"),
+        (np.array([0.0]), np.array([0.1]), ValueError, "sizes: expected positive"),
+        (np.array([]), np.array([]), ValueError, "sizes: expected a non-empty"),
+    ],
+)
+def test_bad_input_is_named(
+    sizes: np.ndarray, losses: np.ndarray, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        fit_aggregate(sizes, losses)
