@@ -231,7 +231,9 @@ def recommend(
     return table[columns + (["label"] if classes is not None else [])]
 
 
-def _power_sum(alpha: NDArray[np.complex128], k_min: int, k_max: int) -> NDArray:
+def _power_sum(
+    alpha: NDArray[np.complex128], k_min: int, k_max: int
+) -> NDArray[np.complex128]:
     """``sum_{k=k_min}^{k_max} k^-alpha`` for every (complex) alpha.
 
     Direct terms for the first ``_N_DIRECT`` sizes, Euler-Maclaurin for
@@ -243,7 +245,7 @@ def _power_sum(alpha: NDArray[np.complex128], k_min: int, k_max: int) -> NDArray
     direct = np.exp(-alpha[:, None] * np.log(ks[inside])[None, :]).sum(axis=1)
     m = k_min + _N_DIRECT
     if m > k_max:
-        return direct
+        return np.asarray(direct, dtype=np.complex128)
 
     # Tail from m to k_max: the integral of x^-alpha, written with
     # expm1 so alpha near 1 stays exact.
@@ -265,15 +267,15 @@ def _power_sum(alpha: NDArray[np.complex128], k_min: int, k_max: int) -> NDArray
             np.exp((-alpha - p) * np.log(k_max)) - np.exp((-alpha - p) * log_m)
         )
         tail = tail + bernoulli / factorial * derivative
-    return direct + tail
+    return np.asarray(direct + tail, dtype=np.complex128)
 
 
-def _expm1_ratio(x: NDArray[np.complex128], span: float) -> NDArray:
+def _expm1_ratio(x: NDArray[np.complex128], span: float) -> NDArray[np.complex128]:
     """``(exp(x span) - 1) / x``, continuous at ``x = 0`` (value ``span``)."""
     small = np.abs(x) * span < 1e-8
     safe = np.where(small, 1.0, x)
     ratio = np.expm1(safe * span) / safe
-    return np.where(small, span + 0.5 * x * span**2, ratio)
+    return np.where(small, span + 0.5 * x * span**2, ratio).astype(np.complex128)
 
 
 def _delta_stderr(
@@ -288,7 +290,7 @@ def _delta_stderr(
         + 2 * grad_c * grad_alpha * cov
         + grad_alpha**2 * alpha_se**2
     )
-    return np.sqrt(np.maximum(variance, 0.0))
+    return np.asarray(np.sqrt(np.maximum(variance, 0.0)), dtype=np.float64)
 
 
 def _check_laws(laws: pd.DataFrame, needs: list[str]) -> None:
@@ -328,7 +330,7 @@ def _check_sizes(sizes: object) -> tuple[int, int]:
     return k_min, k_max
 
 
-def _check_labels(labels: pd.Series, index: pd.Index) -> NDArray:
+def _check_labels(labels: pd.Series, index: pd.Index) -> NDArray[np.object_]:
     """Labels as an array aligned with ``index``; every point needs one."""
     if not isinstance(labels, pd.Series):
         raise TypeError(
@@ -342,4 +344,4 @@ def _check_labels(labels: pd.Series, index: pd.Index) -> NDArray:
             f"labels: expected a class for every point of laws, got none "
             f"for {missing!r}"
         )
-    return aligned.to_numpy()
+    return np.asarray(aligned.to_numpy(dtype=object), dtype=object)

@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from nbscale.data import Dataset
 from nbscale.learners.base import BatchResult, Learner
@@ -62,6 +62,7 @@ def evaluate_batch(context: EvaluationContext, batch: DrawBatch) -> BatchResult:
     return context.learner.evaluate(context.data, batch, context.metric)
 
 
+@runtime_checkable
 class TaskExecutor(Protocol):
     """What the driver needs from an executor.
 
@@ -73,7 +74,7 @@ class TaskExecutor(Protocol):
     Examples
     --------
     >>> isinstance(InlineExecutor(), TaskExecutor)
-    False
+    True
     """
 
     n_workers: int

@@ -287,21 +287,22 @@ class SQLiteStore:
         """
         with self.transaction() as cursor:
             cursor.executemany(
-                "INSERT OR IGNORE INTO draws (draw, point, size, seed) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO draws (draw, point, size, seed) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (draw) DO NOTHING",
                 draws,
             )
             before = self._connection.total_changes
             cursor.executemany(
-                "INSERT OR IGNORE INTO observations (draw, point, size, delta, "
-                "loss_without, loss_with) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO observations (draw, point, size, delta, "
+                "loss_without, loss_with) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (draw, point) DO NOTHING",
                 observations,
             )
             added_observations = self._connection.total_changes - before
             before = self._connection.total_changes
             cursor.executemany(
-                "INSERT OR IGNORE INTO failures (draw, point, size, reason) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO failures (draw, point, size, reason) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (draw, point) DO NOTHING",
                 failures,
             )
             added_failures = self._connection.total_changes - before

@@ -85,7 +85,8 @@ class Study:
         The SQLite file of observations. None uses
         ``.nbscale/study-<fingerprint>.nbscale`` in the working directory,
         where the fingerprint hashes the data and configuration: the same
-        call with the same ``random_state`` reopens and resumes it.
+        call with the same ``random_state`` reopens and resumes it (a
+        larger ``samples`` extends it).
         ``":memory:"`` keeps nothing on disk.
     random_state : int, optional
         Root seed of the split and of every draw. None draws one and
@@ -722,9 +723,11 @@ class Study:
         >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[5],
         ...                       store=":memory:", random_state=0)
         >>> row = study.run(progress=False).observations().iloc[0]
-        >>> len(study.subset(row["draw"])) == row["size"]
+        >>> bool(len(study.subset(row["draw"])) == row["size"])
         True
         """
+        if isinstance(draw, float | np.floating) and float(draw).is_integer():
+            draw = int(draw)
         if isinstance(draw, bool) or not isinstance(draw, int | np.integer):
             raise TypeError(f"draw: expected an int draw id, got {draw!r}")
         stored = self._store.draw(int(draw))
@@ -845,8 +848,8 @@ class Study:
         >>> X, y = load_wine(return_X_y=True)
         >>> study = nbscale.Study(X, y, sizes=(10, 60), samples=6,
         ...                       points=[0, 1, 2], store=":memory:", random_state=0)
-        >>> len(study.run(progress=False).recommend(size=50, n=2))
-        2
+        >>> study.run(progress=False).recommend(size=50, n=2).columns.tolist()[:3]
+        ['rank', 'score', 'stderr']
         """
         from nbscale.apply import recommend
 
@@ -930,6 +933,10 @@ def _open_or_create(
             f"{config['fingerprint']!r}); pass another path, or reopen it "
             f"with nbscale.open"
         )
+    if stored.get("samples") != config["samples"]:
+        # Draw ids run round by round, so a new target extends the same plan.
+        stored["samples"] = config["samples"]
+        store.write_config(stored)
     logger.info("resuming study %s from %s", config["fingerprint"], path)
     return store
 

@@ -232,7 +232,6 @@ function formatNumber(value) {
  */
 function render({ model, el }) {
   const config = model.get("config") ?? {};
-  const specs = config.specs ?? {};
   /** @type {[number, number]} */
   const sizes = config.sizes ?? [1, 1];
   /** @type {Record<string, VegaView>} */
@@ -394,9 +393,27 @@ function render({ model, el }) {
   };
 
   // -- charts ----------------------------------------------------------------
+  // The specs may follow the widget by a moment (the kernel builds them in
+  // the background); embed once they are there.
+  /** @type {(value: Record<string, object>) => void} */
+  let gotSpecs = () => {};
+  /** @type {Promise<Record<string, object>>} */
+  const specsReady = new Promise((resolve) => {
+    gotSpecs = resolve;
+  });
+  const checkSpecs = () => {
+    const specs = (model.get("config") ?? {}).specs;
+    if (specs) {
+      gotSpecs(specs);
+    }
+  };
+  model.on("change:config", checkSpecs);
+  cleanups.push(() => model.off("change:config", checkSpecs));
+  checkSpecs();
+
   const { vegaEmbed } = nbscaleVendor;
-  const embedded = Promise.all(
-    Object.entries(chartSlots).map(async ([name, slot]) => {
+  const embedAll = async (/** @type {Record<string, object>} */ specs) =>
+    Promise.all(Object.entries(chartSlots).map(async ([name, slot]) => {
       const spec = specs[name];
       if (!spec) {
         throw new Error(`no spec for the ${name} chart`);
@@ -405,8 +422,8 @@ function render({ model, el }) {
       const result = await vegaEmbed(slot, spec, { actions: false, renderer, logLevel: 1 });
       views[name] = result.view;
       cleanups.push(() => result.finalize());
-    }),
-  ).then(() => {
+    }));
+  const embedded = specsReady.then(embedAll).then(() => {
     views.laws.addEventListener("click", (_event, item) => {
       const point = item?.datum?.point;
       if (point != null) {

@@ -196,7 +196,8 @@ def _fit(
 
     # Refine all three together.
     def residuals(p: FloatArray) -> FloatArray:
-        return weight * (p[0] + p[1] * x ** -p[2] - mean)
+        model = p[0] + p[1] * x ** -p[2]
+        return np.asarray(weight * (model - mean), dtype=np.float64)
 
     try:
         result = least_squares(

@@ -187,8 +187,7 @@ def _check_observations(
     if not (sizes > 0).all():
         bad = _plain(observations["size"].iloc[np.argmin(sizes > 0)])
         raise ValueError(
-            f"observations['size']: expected positive training-set sizes, "
-            f"got {bad!r}"
+            f"observations['size']: expected positive training-set sizes, got {bad!r}"
         )
 
     # Encode the labels, sorted when they can be compared.
@@ -213,7 +212,7 @@ def _numeric_column(observations: pd.DataFrame, name: str) -> np.ndarray:
         raise TypeError(
             f"observations[{name!r}]: expected numbers, got dtype {str(column.dtype)!r}"
         )
-    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    values: np.ndarray = column.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(values)
     if not finite.all():
         raise ValueError(

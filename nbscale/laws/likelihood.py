@@ -9,9 +9,9 @@ four parameters per point (Covert et al., ICML 2024, section 3). For fixed
 least-squares problem with weights ``k**beta`` and have closed forms, so the
 fit is a two-dimensional problem per point. This module solves those
 problems for every point together: a coarse grid over ``(alpha, beta)``
-finds the basin, then batched, bounded, damped Newton steps on the profile
-finish the job. Segment sums over the observations of each point carry all
-the work, in float64.
+proposes a few starts per point, then batched, bounded, damped Newton
+steps on the profile run from each and the best optimum wins. Segment sums
+over the observations of each point carry all the work, in float64.
 
 The array-level entry point is :func:`fit_likelihood`; most users call
 :func:`nbscale.laws.fit_laws`, which validates a DataFrame and calls it.
@@ -255,7 +255,16 @@ def _profile(
     The profile residual sum ``f = min_c sum w r^2`` has derivatives from
     the envelope theorem; eliminating ``c`` adds the Schur correction.
     """
-    # Derivatives of g(c, alpha, beta) = sum w r^2 at c = c*.
+    # Derivatives of g(c, alpha, beta) = sum w r^2 at c = c*; degenerate
+    # points give non-finite values, which the optimiser rejects.
+    with np.errstate(all="ignore"):
+        return _profile_terms(m, counts)
+
+
+def _profile_terms(
+    m: _Moments, counts: NDArray[np.int64]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Body of :func:`_profile`, under suppressed floating-point warnings."""
     g_a = 2 * m.c * m.tur
     g_b = m.trr
     g_aa = 2 * m.c * (m.c * m.ttuu - m.ttur)
@@ -291,27 +300,23 @@ def _grid_starts(seg: _Segments) -> tuple[IntArray, FloatArray]:
     ``C = sum d^2 exp(b t)``. On the grid every exponent is a multiple of
     one half, so the exponentials come from one running product each way.
     """
-    # Exponents in half units: b - 2a in [-40, 32], b - a in [-24, 32],
-    # b in [-8, 32]; index 40 + m holds exponent m / 2.
-    n_exp = 73
-    sum_a = np.empty((seg.counts.size, n_exp))
-    sum_b = np.empty_like(sum_a)
-    sum_c = np.empty_like(sum_a)
+    # Sums over exponents m / 2 for m in [-40, 32], column 40 + m: A needs
+    # b - 2a in [-20, 16], B needs b - a in [-12, 16], C needs b in [-4, 16].
+    shape = (seg.counts.size, 73)
+    sum_a, sum_b, sum_c = np.empty(shape), np.empty(shape), np.empty(shape)
     d2 = seg.d * seg.d
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for direction in (1, -1):
-            step = np.exp(0.5 * direction * seg.t)
+        for sign, n_steps in ((1, 32), (-1, 40)):
+            factor = np.exp(0.5 * sign * seg.t)
             power = np.ones_like(seg.t)
-            half = 0 if direction == 1 else 1
-            for m in range(half, 41 if direction == -1 else 33):
-                if m > 0:
-                    power = power * step
-                index = 40 + direction * m
-                sum_a[:, index] = seg.sum(power)
-                if index >= 16:
-                    sum_b[:, index] = seg.sum(seg.d * power)
-                if index >= 32:
-                    sum_c[:, index] = seg.sum(d2 * power)
+            for m in range(1 if sign < 0 else 0, n_steps + 1):
+                power = power * factor if m else power
+                column = 40 + sign * m
+                sum_a[:, column] = seg.sum(power)
+                if column >= 16:
+                    sum_b[:, column] = seg.sum(seg.d * power)
+                if column >= 32:
+                    sum_c[:, column] = seg.sum(d2 * power)
 
         # Profile residual sum on the (alpha, beta) grid.
         j = np.arange(_GRID_ALPHA.size)[:, None]
@@ -329,6 +334,7 @@ def _grid_starts(seg: _Segments) -> tuple[IntArray, FloatArray]:
             if da or db:
                 window = padded[:, 1 + da : 1 + da + n_a, 1 + db : 1 + db + n_b]
                 np.minimum(lowest, window, out=lowest)
+
     # The best cell of each alpha edge joins them: profiles are often
     # nearly flat in alpha, and a grid in beta can hide an edge optimum.
     local = f <= lowest
@@ -374,14 +380,15 @@ def _newton_direction(
     floor = 1e-8 * np.maximum(np.abs(high), 1e-8)
     shift = np.where(low < floor, floor - low, 0.0)
     a, d = a + shift, d + shift
-    det = a * d - b * b
-    step = -np.stack([d * g[:, 0] - b * g[:, 1], a * g[:, 1] - b * g[:, 0]], 1)
-    step /= det[:, None]
+    with np.errstate(all="ignore"):
+        det = a * d - b * b
+        step = -np.stack([d * g[:, 0] - b * g[:, 1], a * g[:, 1] - b * g[:, 0]], 1)
+        step /= det[:, None]
 
-    # Keep steps short; the grid start is already in the right basin.
-    length = np.hypot(step[:, 0], step[:, 1])
-    step *= np.minimum(1.0, _MAX_STEP / np.maximum(length, 1e-300))[:, None]
-    decrement = -np.sum(g * step, axis=1)
+        # Keep steps short; the grid start is already in the right basin.
+        length = np.hypot(step[:, 0], step[:, 1])
+        step *= np.minimum(1.0, _MAX_STEP / np.maximum(length, 1e-300))[:, None]
+        decrement = -np.sum(g * step, axis=1)
     return np.nan_to_num(step), np.nan_to_num(decrement)
 
 
@@ -480,7 +487,8 @@ def _covariance(info: NDArray[np.float64]) -> NDArray[np.float64]:
     values, vectors = np.linalg.eigh(info)
     top = np.maximum(np.abs(values[:, -1:]), 1e-300)
     values = np.maximum(values, 1e-12 * top)
-    return np.einsum("pik,pk,pjk->pij", vectors, 1.0 / values, vectors)
+    cov = np.einsum("pik,pk,pjk->pij", vectors, 1.0 / values, vectors)
+    return np.asarray(cov, dtype=np.float64)
 
 
 def _to_original(
@@ -538,12 +546,13 @@ def _mean_nll(prep: _Prepared, rr: FloatArray, sigma2: FloatArray) -> FloatArray
     ``-beta log(k) / 2`` term vanish, and scaling adds ``log s``.
     """
     counts = prep.segments.counts
-    return (
+    nll = (
         0.5 * np.log(2 * np.pi)
         + 0.5 * np.log(sigma2)
         + 0.5 * rr / (counts * sigma2)
         + np.log(prep.scale)
     )
+    return np.asarray(nll, dtype=np.float64)
 
 
 def fit_likelihood(
@@ -577,11 +586,17 @@ def fit_likelihood(
     ``c* = sum(w u d) / sum(w u^2)`` and
     ``sigma*^2 = mean(w (d - c* u)^2)``, so the mean negative
     log-likelihood is ``0.5 log sigma*^2 - beta mean(log k) / 2`` plus
-    constants. It is minimised over ``alpha`` in ``ALPHA_BOUNDS`` and
-    ``beta`` in ``BETA_BOUNDS``: a grid with steps 0.5 in alpha and 1 in
-    beta, then projected Newton steps with backtracking until the Newton
-    decrement drops below 1e-12. Standard errors come from the analytic
-    observed information over ``(c, alpha, log sigma, beta)``.
+    constants (``k`` is centred at its geometric mean per point, so the
+    last term vanishes). It is minimised over ``alpha`` in ``ALPHA_BOUNDS``
+    and ``beta`` in ``BETA_BOUNDS``: a grid with steps of 0.5 in both gives
+    up to four starts per point (its best local minima and the best cell
+    of each alpha edge, since profiles are often nearly flat in alpha),
+    then projected Newton steps with backtracking run from every start
+    until the Newton decrement drops below 1e-12, and the best optimum is
+    kept. Standard errors come from the analytic observed information over
+    ``(c, alpha, log sigma, beta)``; eigenvalues below 1e-12 of the largest
+    are raised to that floor before inversion, so weakly identified
+    directions get large but finite errors.
 
     Points with fewer than four observations, a single distinct size or
     constant deltas get the fallback law ``alpha = 1``, ``beta = 2`` with

@@ -61,6 +61,11 @@ class _Groups:
         self.var = squares / np.maximum(self.n - 1, 1)
 
 
+def _per_point(point: IntArray, values: FloatArray, n_points: int) -> FloatArray:
+    """Sum ``values`` within each point (codes need not be sorted)."""
+    return np.bincount(point, values, n_points).astype(np.float64)
+
+
 def _ols(
     point: IntArray, x: FloatArray, y: FloatArray, n_points: int
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, NDArray[np.int64]]:
@@ -70,20 +75,19 @@ def _ols(
     ``sum (x - mean x)^2`` and the number of pairs; points with fewer than
     two distinct ``x`` get slope 0.
     """
-    count = np.bincount(point, minlength=n_points)
+    count = np.bincount(point, minlength=n_points).astype(np.int64)
     safe = np.maximum(count, 1)
-    x_mean = np.bincount(point, x, n_points) / safe
-    y_mean = np.bincount(point, y, n_points) / safe
+    x_mean = _per_point(point, x, n_points) / safe
+    y_mean = _per_point(point, y, n_points) / safe
     dx, dy = x - x_mean[point], y - y_mean[point]
-    sxx = np.bincount(point, dx * dx, n_points)
-    sxy = np.bincount(point, dx * dy, n_points)
-    syy = np.bincount(point, dy * dy, n_points)
+    sxx = _per_point(point, dx * dx, n_points)
+    sxy = _per_point(point, dx * dy, n_points)
+    syy = _per_point(point, dy * dy, n_points)
 
     valid = sxx > 0
     slope = np.where(valid, sxy / np.where(valid, sxx, 1.0), 0.0)
     intercept = y_mean - slope * x_mean
-    explained = slope * sxy
-    r2 = np.where(syy > 0, explained / np.where(syy > 0, syy, 1.0), 1.0)
+    r2 = np.where(syy > 0, slope * sxy / np.where(syy > 0, syy, 1.0), 1.0)
     return slope, intercept, np.clip(r2, 0.0, 1.0), sxx, count
 
 
@@ -171,10 +175,10 @@ def fit_loglinear(
     alpha = np.where(fitted, slope, _FALLBACK_ALPHA)
 
     # Delta-method variance of the slope.
-    x_mean = np.bincount(g_point, -g_t, n_points) / np.maximum(n_usable, 1)
+    x_mean = _per_point(g_point, -g_t, n_points) / np.maximum(n_usable, 1)
     weight = (-g_t - x_mean[g_point]) / np.where(sxx > 0, sxx, 1.0)[g_point]
     var_y = g_var / (g_n * g_mean**2)
-    var_alpha = np.bincount(g_point, weight**2 * var_y, n_points)
+    var_alpha = _per_point(g_point, weight**2 * var_y, n_points)
 
     # Clip to the likelihood method's box.
     clipped = (alpha < ALPHA_BOUNDS[0]) | (alpha > ALPHA_BOUNDS[1])

@@ -118,7 +118,9 @@ def dashboard_esm() -> str:
 
 
 def warm_up() -> threading.Thread:
-    """Build the module in a background thread, so a dashboard opens fast.
+    """Build the module and import Altair in the background.
+
+    Called by ``%load_ext nbscale``, so that the first dashboard opens fast.
 
     Returns
     -------
@@ -134,6 +136,8 @@ def warm_up() -> threading.Thread:
     def build() -> None:
         try:
             dashboard_esm()
+            import altair  # noqa: F401 - slow to import; the charts need it
+            import anywidget  # noqa: F401
         except Exception:  # noqa: BLE001 - reported again on first real use
             logger.warning("could not prepare the dashboard front-end", exc_info=True)
 

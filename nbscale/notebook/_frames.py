@@ -355,7 +355,7 @@ def laws_frame(
     -------
     DataFrame
         RangeIndex, columns ``point`` (str), ``alpha``, ``c``, ``abs_c``
-        (float64) and ``flag`` (str, empty when the fit is fine). Points
+        (float64) and ``flag`` (str, ``"ok"`` when the fit is fine). Points
         whose ``alpha`` or ``c`` is not finite, or whose ``c`` is zero,
         are left out.
 
@@ -376,7 +376,7 @@ def laws_frame(
             "alpha": alpha,
             "c": c,
             "abs_c": np.abs(c),
-            "flag": flag.fillna("").astype(str).replace({"ok": ""}).to_numpy(),
+            "flag": flag.fillna("ok").astype(str).to_numpy(),
         }
     )
     frame = frame[np.isfinite(alpha) & np.isfinite(c) & (c != 0)]

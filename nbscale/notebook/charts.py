@@ -25,6 +25,8 @@ Kinds of chart
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -395,6 +397,12 @@ def dashboard_specs(sizes: tuple[int, int]) -> dict[str, dict[str, Any]]:
     >>> sorted(dashboard_specs((10, 100)))
     ['aggregate', 'curves', 'laws']
     """
+    return copy.deepcopy(_dashboard_specs((int(sizes[0]), int(sizes[1]))))
+
+
+@functools.lru_cache(maxsize=8)
+def _dashboard_specs(sizes: tuple[int, int]) -> dict[str, dict[str, Any]]:
+    """Build the specs (cached: Altair validation is not free)."""
     alt = _altair()
     curves = curves_chart(
         alt.Data(name="cloud"),
@@ -403,11 +411,15 @@ def dashboard_specs(sizes: tuple[int, int]) -> dict[str, dict[str, Any]]:
         sizes=sizes,
         live=True,
     )
-    return {
+    specs = {
         "curves": curves.to_dict(),
         "laws": laws_chart(alt.Data(name="laws")).to_dict(),
         "aggregate": aggregate_chart(alt.Data(name="aggregate")).to_dict(),
     }
+    for spec in specs.values():
+        # Relayout as data arrive: axis labels grow from the empty start.
+        spec["autosize"] = {"type": "pad", "resize": True}
+    return specs
 
 
 def study_chart(study: Any, kind: str, **options: Any) -> Any:

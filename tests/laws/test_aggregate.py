@@ -19,9 +19,13 @@ def test_recovers_a_known_curve() -> None:
     assert curve.attrs["a"] == pytest.approx(0.6, abs=0.1)
     assert curve.attrs["epsilon"] == pytest.approx(0.2, abs=0.02)
     assert curve.attrs["C"] > 0
-    fitted = curve.attrs["epsilon"] + curve.attrs["C"] * curve.index**-curve.attrs["a"]
+    fitted = (
+        curve.attrs["epsilon"] + curve.attrs["C"] * curve.index ** -curve.attrs["a"]
+    )
     np.testing.assert_allclose(curve["fitted"], fitted)
-    np.testing.assert_allclose(curve["fitted"], 0.2 + 3.0 * curve.index**-0.6, atol=3e-3)
+    np.testing.assert_allclose(
+        curve["fitted"], 0.2 + 3.0 * curve.index**-0.6, atol=3e-3
+    )
 
 
 def test_table_layout() -> None:

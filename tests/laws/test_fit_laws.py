@@ -30,7 +30,9 @@ def test_columns_dtypes_and_sorted_index() -> None:
     assert laws.columns.tolist() == LAW_COLUMNS
     assert laws.index.name == "point"
     assert laws.index.tolist() == [0, 1, 2]
-    floats = [c for c in LAW_COLUMNS if c not in ("n_obs", "n_sizes", "converged", "flag")]
+    floats = [
+        c for c in LAW_COLUMNS if c not in ("n_obs", "n_sizes", "converged", "flag")
+    ]
     assert all(laws[c].dtype == np.float64 for c in floats)
     assert laws["n_obs"].dtype == np.int64 and laws["n_sizes"].dtype == np.int64
     assert laws["converged"].dtype == bool

@@ -175,7 +175,9 @@ def test_profile_derivatives_match_finite_differences() -> None:
         m = _moments(seg, np.array([a]), np.array([b]))
         return float(_profile(m, seg.counts)[0][0])
 
-    _, grad, hess = _profile(_moments(seg, np.array([0.7]), np.array([1.9])), seg.counts)
+    _, grad, hess = _profile(
+        _moments(seg, np.array([0.7]), np.array([1.9])), seg.counts
+    )
     h = 1e-5
     numeric_grad = [
         (objective(0.7 + h, 1.9) - objective(0.7 - h, 1.9)) / (2 * h),

@@ -104,6 +104,6 @@ def test_hostile_points_stay_finite() -> None:
         warnings.simplefilter("ignore", LawFitWarning)
         laws = fit_laws(pd.concat([obs, hostile]), method="loglinear")
 
-    assert np.isfinite(laws[NUMERIC + ["r2_log"]].to_numpy()).all()
+    assert np.isfinite(laws[[*NUMERIC, "r2_log"]].to_numpy()).all()
     assert laws.loc[10, "flag"] == "zero_variance"
     assert laws.loc[12, "flag"] == "too_few_observations"
