@@ -207,6 +207,7 @@ class Feed:
         self._new_table = False
         self._snapshot_due = False
         self._seq = 0
+        self._draws: set[int] = set()
 
     # -------------------------------------------------------------- inputs
     def add(self, batch: pd.DataFrame) -> None:
@@ -222,6 +223,7 @@ class Feed:
         self.known.update(batch["point"].map(point_key).unique().tolist())
         if not self.selected:
             return
+        batch = self._unseen(batch)
         self._changed_cells |= self._means.add(batch, self.selected)
         self._keep_cloud(cloud_frame(batch, self.selected), fresh=True)
 
@@ -249,7 +251,9 @@ class Feed:
         self._cloud_counts.clear()
         self._new_cloud.clear()
         self._changed_cells.clear()
+        self._draws.clear()
         if self.selected and not observations.empty:
+            observations = self._unseen(observations)
             self._means.add(observations, self.selected)
             self._keep_cloud(cloud_frame(observations, self.selected), fresh=False)
         self._replace_curves = True
@@ -414,6 +418,21 @@ class Feed:
         return {"data": data, "table": self._table}
 
     # ------------------------------------------------------------- helpers
+    def _unseen(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """Rows of selected points not folded in yet, remembering their draws.
+
+        A batch can reach the feed twice: in ``Study.observations()`` read
+        for a new selection, and from the queue of batches behind it.
+        """
+        if "draw" not in batch:
+            return batch
+        keys = batch["point"].map(point_key)
+        mine = keys.isin(set(self.selected)).to_numpy()
+        draws = batch["draw"].to_numpy()
+        fresh = ~np.isin(draws, np.fromiter(self._draws, dtype=np.int64))
+        self._draws.update(draws[mine & fresh].tolist())
+        return batch[~mine | fresh]
+
     def _keep_cloud(self, frame: pd.DataFrame, *, fresh: bool) -> None:
         """Keep up to ``max_cloud`` raw observations per selected point."""
         if frame.empty:
