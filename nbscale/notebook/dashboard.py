@@ -282,6 +282,9 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
         ...                       store=":memory:", random_state=0)
         >>> Dashboard(study).close()
         """
+        if "_lock" not in self.__dict__:  # __init__ failed before wiring up
+            super().close()
+            return
         with self._lock:
             if self._closed:
                 return

@@ -52,11 +52,14 @@ def test_streams_only_new_observations(make_study, dashboards, wait_until) -> No
     for _ in range(6):
         expected += int(study.emit(20)["point"].isin([1, 4]).sum())
 
-    def streamed() -> int:
-        cloud = dashboard.changes("cloud")
-        return sum(change["rows"] for change in cloud if change["mode"] == "insert")
+    def rows_in_view() -> int:
+        count = 0
+        for change in dashboard.changes("cloud"):
+            count = change["rows"] + (count if change["mode"] == "insert" else 0)
+        return count
 
-    wait_until(lambda: streamed() == expected)
+    wait_until(lambda: dashboard._inbox.empty() and not dashboard._feed.pending())
+    wait_until(lambda: rows_in_view() == expected)
     assert dashboard.selected == ["1", "4"]
     assert dashboard.sender_threads == {"nbscale-dashboard"}
     assert dashboard.progress["n_observations"] == study.n_observations
@@ -87,19 +90,27 @@ def test_updates_wait_for_the_throttle(make_study, dashboards, wait_until, monke
     study.running = True
     dashboard = CapturingDashboard(study, points=[0, 1, 2, 3], refresh_seconds=1e6)
     dashboards.append(dashboard)
-    study.emit(10)
+
+    def absorbed() -> int:
+        return sum(dashboard._feed._cloud_counts.values())
+
+    # Whatever the first flush sent, the clock now stands still.
+    wait_until(lambda: dashboard.progress)
+    now[0] += 0.25
     wait_until(lambda: dashboard.changes("cloud"))
-    # The clock stands still: later batches pile up and are not sent.
+
+    # Batches pile up while the clock stands still, and are not sent ...
     n_messages = len(dashboard.messages)
-    batches = [study.emit(10) for _ in range(5)]
-    wait_until(lambda: dashboard._inbox.empty() and dashboard._feed.pending())
+    rows = sum(len(study.emit(10)) for _ in range(5))
+    wait_until(lambda: absorbed() == rows)
     assert len(dashboard.messages) == n_messages
 
+    # ... until the interval has passed: then they go as one insert.
     now[0] += 0.25
     wait_until(lambda: len(dashboard.messages) > n_messages)
     assert len(dashboard.messages) == n_messages + 1
     inserted = [c for c in dashboard.messages[-1]["changes"] if c["data"] == "cloud"]
-    assert inserted[0]["rows"] == sum(len(batch) for batch in batches)
+    assert inserted[0]["mode"] == "insert" and inserted[0]["rows"] == rows
 
 
 @pytest.mark.parametrize(
