@@ -24,7 +24,8 @@ from nbscale.exceptions import (
     NbscaleWarning,
     StoreError,
 )
-from nbscale.laws import fit_laws
+from nbscale.laws import fit_amortized, fit_laws
+from nbscale.selection import evaluate_selection
 from nbscale.study import Study, open_study
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "NbscaleWarning",
     "StoreError",
     "Study",
+    "evaluate_selection",
+    "fit_amortized",
     "fit_laws",
     "load_ipython_extension",
     "open",

@@ -32,7 +32,7 @@ _TARGET_BATCH_SECONDS = 0.5
 _MAX_BATCH = 256
 _POLL_SECONDS = 0.1
 # With this many failures and not one success, a run stops with an error.
-_ALL_FAILED_AFTER = 8
+_ALL_FAILED_AFTER = 20
 
 
 class Driver:
@@ -203,7 +203,7 @@ class Driver:
                 f"{reason} ({count}x)" for reason, count in self.reasons.most_common(3)
             )
             raise AllFitsFailedError(
-                f"every one of the first {self.n_failures} fits failed, so the "
+                f"all of the first {self.n_failures} fits failed, so the "
                 f"run stopped. Most common reasons: {common}. See "
                 f"Study.failures() for all of them"
             )

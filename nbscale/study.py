@@ -747,19 +747,29 @@ class Study:
             )
         return self._data.rows[draw_subset(self._data, excluded, size, seed)]
 
-    def laws(self, method: str = "likelihood") -> pd.DataFrame:
+    def laws(self, method: str = "likelihood", **options: Any) -> pd.DataFrame:
         """Fit the per-point scaling laws ``psi_k = c * k**-alpha``.
 
         Parameters
         ----------
-        method : {"likelihood", "loglinear"}, default="likelihood"
-            See :func:`nbscale.fit_laws`.
+        method : {"likelihood", "loglinear", "amortized"}, default="likelihood"
+            ``"likelihood"`` and ``"loglinear"`` fit each point on its own
+            (see :func:`nbscale.fit_laws`). ``"amortized"`` trains one
+            network from the points' features (and classes) to their laws
+            (see :func:`nbscale.laws.fit_amortized`); it needs far fewer
+            observations per point. Its result is cached until new
+            observations arrive.
+        **options
+            Keyword arguments of :func:`nbscale.laws.fit_amortized`
+            (``hidden``, ``max_epochs``, ``random_state``, ...); only with
+            ``method="amortized"``.
 
         Returns
         -------
         DataFrame
             Indexed by point (row labels); columns as in
-            :func:`nbscale.fit_laws`.
+            :func:`nbscale.fit_laws`; the amortized fit adds diagnostics
+            such as ``val_loss`` in ``attrs``.
 
         Examples
         --------
@@ -771,19 +781,46 @@ class Study:
         >>> study.run(progress=False).laws().index.tolist()
         [0, 1]
         """
-        from nbscale.laws import fit_laws
+        from nbscale.laws import fit_amortized, fit_laws
 
         observations = self.observations()
         if observations.empty:
             raise ValueError(
                 "laws: the study has no observations yet; call run() or start()"
             )
-        return fit_laws(observations, method=method)
+        if method != "amortized":
+            if options:
+                raise TypeError(
+                    f"laws: options {sorted(options)!r} apply only to "
+                    f"method='amortized', got method={method!r}"
+                )
+            return fit_laws(observations, method=method)
+
+        # The amortized fit trains a network: reuse it until new data arrive.
+        key = (len(observations), repr(sorted(options.items())))
+        cache = self.__dict__.setdefault("_amortized_cache", {})
+        if key not in cache:
+            index = pd.Index(pd.unique(observations["point"]))
+            positions = self._point_positions(index)
+            features = pd.DataFrame(self._data.X_train[positions], index=index)
+            labels = (
+                pd.Series(self._data.y_train[positions], index=index)
+                if self._data.is_classifier
+                else None
+            )
+            cache.clear()
+            cache[key] = fit_amortized(observations, features, labels, **options)
+        return cache[key].copy()
 
     def values(
-        self, sizes: tuple[int, int] | None = None, method: str = "likelihood"
+        self,
+        sizes: tuple[int, int] | None = None,
+        method: str = "likelihood",
+        *,
+        weights: str | tuple[str, float, float] = "uniform",
+        **options: Any,
     ) -> pd.DataFrame:
-        """Per-point values: the mean contribution over a size window.
+        """Per-point values: the weighted mean contribution over a size window.
 
         Parameters
         ----------
@@ -791,6 +828,10 @@ class Study:
             The window; default the study's sizes.
         method : str, default="likelihood"
             Law estimator, as in :meth:`laws`.
+        weights : "uniform", ("beta", a, b) or "beta(a, b)", default="uniform"
+            Weighting of the window's sizes; see :func:`nbscale.values`.
+        **options
+            Passed to :meth:`laws` (amortized settings).
 
         Returns
         -------
@@ -809,7 +850,8 @@ class Study:
         """
         from nbscale.apply import values
 
-        return values(self.laws(method), sizes=sizes or self.sizes)
+        laws = self.laws(method, **options)
+        return values(laws, sizes=sizes or self.sizes, weights=weights)
 
     def recommend(
         self,
@@ -818,7 +860,9 @@ class Study:
         action: str = "add",
         *,
         balanced: bool = False,
+        skip_flagged: bool = True,
         method: str = "likelihood",
+        **options: Any,
     ) -> pd.DataFrame:
         """The points with the highest expected contribution at ``size``.
 
@@ -833,13 +877,24 @@ class Study:
             returns the most harmful points (lowest scores first).
         balanced : bool, default=False
             Keep the selection class-balanced (classification only).
+        skip_flagged : bool, default=True
+            Leave out points whose law is flagged as unreliable (``flag``
+            is not ``"ok"``); see :func:`nbscale.recommend`.
         method : str, default="likelihood"
             Law estimator, as in :meth:`laws`.
+        **options
+            Passed to :meth:`laws` (amortized settings).
 
         Returns
         -------
         DataFrame
             Indexed by point; see :func:`nbscale.recommend`.
+
+        Raises
+        ------
+        ValueError
+            If ``balanced`` is asked of a regression study, or an argument
+            is out of range (see :func:`nbscale.recommend`).
 
         Examples
         --------
@@ -853,14 +908,25 @@ class Study:
         """
         from nbscale.apply import recommend
 
-        laws = self.laws(method)
+        if balanced is True and not self._data.is_classifier:
+            raise ValueError(
+                "balanced: a class-balanced selection needs classes, but this "
+                "study is a regression; pass balanced=False"
+            )
+        laws = self.laws(method, **options)
         labels = None
         if self._data.is_classifier:
             positions = self._point_positions(laws.index)
             codes = self._data.y_train[positions]
             labels = pd.Series(self._data.classes[codes], index=laws.index)  # type: ignore[index]
         return recommend(
-            laws, size=size, n=n, action=action, labels=labels, balanced=balanced
+            laws,
+            size=size,
+            n=n,
+            action=action,
+            labels=labels,
+            balanced=balanced,
+            skip_flagged=skip_flagged,
         )
 
     def _point_positions(self, index: pd.Index) -> np.ndarray:

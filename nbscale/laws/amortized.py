@@ -255,15 +255,23 @@ def fit_amortized(
     val_points, train_points = np.sort(order[:n_val]), np.sort(order[n_val:])
 
     # Train with early stopping, then optionally once more on every point.
-    trainer = _Trainer(torch, problem, bias, settings, seed)
-    result = trainer.fit(train_points, val_points, stop_early=True)
-    network = result["network"]
-    if settings["refit"]:
-        every = np.arange(len(index))
-        network = trainer.fit(every, None, n_epochs=result["best_epoch"])["network"]
+    # One thread: small networks gain nothing from more, and on a busy
+    # machine threads waiting for each other make every step far slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = _Trainer(torch, problem, bias, settings, seed)
+        result = trainer.fit(train_points, val_points, stop_early=True)
+        network = result["network"]
+        if settings["refit"]:
+            every = np.arange(len(index))
+            refitted = trainer.fit(every, None, n_epochs=result["best_epoch"])
+            network = refitted["network"]
+        raw = _predict(torch, network, problem)
+    finally:
+        torch.set_num_threads(threads)
 
-    # Predict every point's law and assemble the documented frame.
-    raw = _predict(torch, network, problem)
+    # Assemble the documented frame.
     laws = _assemble(problem, raw, index)
     laws.attrs = {
         "method": "amortized",

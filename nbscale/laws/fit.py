@@ -96,6 +96,7 @@ def fit_laws(observations: pd.DataFrame, method: str = "likelihood") -> pd.DataF
 
     See Also
     --------
+    nbscale.laws.fit_amortized : One network for every point's law.
     nbscale.apply.values : Valuation scores from the fitted laws.
     nbscale.apply.recommend : Points to add or remove at a size.
 
@@ -140,6 +141,12 @@ def fit_laws(observations: pd.DataFrame, method: str = "likelihood") -> pd.DataF
     ['ok', 'ok', 'ok']
     """
     # Validate once, here.
+    if method == "amortized":
+        raise ValueError(
+            "method: 'amortized' needs the points' features; call "
+            "nbscale.laws.fit_amortized(observations, features, labels) or "
+            "Study.laws(method='amortized')"
+        )
     if method not in _METHODS:
         raise ValueError(f"method: expected one of {list(_METHODS)}, got {method!r}")
     codes, labels, sizes, deltas = _check_observations(observations)

@@ -7,8 +7,12 @@ slowest, since the paired design costs two full trainings per observation.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,9 +39,17 @@ class SklearnLearner:
     model : str or estimator
         A built-in name or an estimator, as accepted by
         :class:`nbscale.Study`.
+    fit_timeout : float, optional
+        Seconds one fit may take before it is abandoned and recorded as a
+        failure ("fit exceeded the time limit").
 
     Notes
     -----
+    The time limit uses a POSIX interval timer, so it is enforced where the
+    fit runs on a process's main thread: in the default worker processes.
+    Under ``executor="threads"``, ``"inline"`` or dask (whose tasks run on
+    worker threads) it is not enforced.
+
     When the estimator has a ``random_state`` parameter left at None, both
     fits of an observation get the same seed, derived from the draw: the
     with- and without-point models then share their randomness (common
@@ -60,8 +72,9 @@ class SklearnLearner:
     1
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, fit_timeout: float | None = None) -> None:
         self.model = model
+        self.fit_timeout = fit_timeout
 
     def evaluate(
         self, data: Dataset, batch: DrawBatch, metric: Metric
@@ -125,7 +138,7 @@ class SklearnLearner:
         params = estimator.get_params(deep=False)
         if "random_state" in params and params["random_state"] is None:
             estimator.set_params(random_state=seed)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _time_limit(self.fit_timeout):
             # Convergence chatter is per fit; failures are counted instead.
             warnings.simplefilter("ignore")
             estimator.fit(data.X_train[subset], y)
@@ -135,6 +148,30 @@ class SklearnLearner:
         if not np.isfinite(loss):
             raise FitFailure(f"the validation loss is {loss!r}")
         return loss
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise FitFailure in the main thread after ``seconds``; else no limit."""
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise FitFailure(f"fit exceeded the time limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _predict(estimator: Any, data: Dataset, metric: Metric) -> np.ndarray:
