@@ -9,7 +9,7 @@ Examples
 --------
 >>> import nbscale
 >>> sorted(n for n in nbscale.__all__ if n[0].islower())[:3]
-['fit_laws', 'load_ipython_extension', 'open']
+['evaluate_selection', 'fit_amortized', 'fit_laws']
 """
 
 from __future__ import annotations
@@ -26,15 +26,20 @@ from nbscale.exceptions import (
 )
 from nbscale.laws import fit_amortized, fit_laws
 from nbscale.selection import evaluate_selection
+from nbscale.stopping import AlphaPrecision, ObservationBudget, StoppingRule, TimeBudget
 from nbscale.study import Study, open_study
 
 __all__ = [
     "AllFitsFailedError",
+    "AlphaPrecision",
     "FitFailureWarning",
     "LawFitWarning",
     "NbscaleWarning",
+    "ObservationBudget",
+    "StoppingRule",
     "StoreError",
     "Study",
+    "TimeBudget",
     "evaluate_selection",
     "fit_amortized",
     "fit_laws",

@@ -28,7 +28,16 @@ __all__ = [
 
 # Keys that decide which draws a study makes; a store is reused only when
 # all of them match.
-_IDENTITY_KEYS = ("model", "metric", "window", "grid", "points", "root_seed", "task")
+_IDENTITY_KEYS = (
+    "model",
+    "metric",
+    "window",
+    "grid",
+    "points",
+    "root_seed",
+    "task",
+    "allocation",
+)
 
 
 def check_random_state(random_state: Any) -> int:

@@ -21,7 +21,8 @@ from nbscale.data import Dataset
 from nbscale.exceptions import AllFitsFailedError
 from nbscale.learners.base import BatchResult
 from nbscale.runner import EvaluationContext, ExecutorFactory, StopFlag
-from nbscale.sampling import DrawBatch, Plan
+from nbscale.allocation import DrawSource
+from nbscale.sampling import DrawBatch
 from nbscale.store import SQLiteStore
 
 __all__ = ["Driver"]
@@ -40,9 +41,8 @@ class Driver:
 
     Parameters
     ----------
-    plan : Plan
-    pending : ndarray of int64
-        Draw ids still to run, in order.
+    source : DrawSource
+        Hands out the draws to run (the fixed plan, or adaptive rounds).
     context : EvaluationContext
     factory : callable
         Builds the executor from ``context``.
@@ -51,6 +51,8 @@ class Driver:
     on_batch : callable
         ``on_batch(observations, n_new_failures)`` after each commit, with
         the committed observations as ``(draw, row, size, delta)`` arrays.
+    should_stop : callable, optional
+        Asked after each commit; True ends the run early (a stopping rule).
 
     Examples
     --------
@@ -60,16 +62,17 @@ class Driver:
 
     def __init__(
         self,
-        plan: Plan,
-        pending: np.ndarray,
+        source: DrawSource,
         context: EvaluationContext,
         factory: ExecutorFactory,
         store: SQLiteStore,
         flag: StopFlag,
         on_batch: Callable[[dict[str, np.ndarray], int], None],
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        self.plan = plan
-        self.pending = pending
+        self.source = source
+        self.should_stop = should_stop
+        self.stopped_by_rule = False
         self.context = context
         self.factory = factory
         self.store = store
@@ -91,7 +94,7 @@ class Driver:
         try:
             executor = self.factory(self.context)
             self._loop(executor)
-            cancel = self.flag.stopped
+            cancel = self.flag.stopped or self.stopped_by_rule
         except BaseException as err:  # noqa: BLE001 - kept for the caller
             self.error = err
             logger.error("nbscale run stopped: %s", err)
@@ -103,24 +106,20 @@ class Driver:
         """Keep the executor busy; record batches as they finish."""
         n_workers = max(1, int(executor.n_workers))
         cap = 2 * n_workers
-        batch_size = int(np.clip(len(self.pending) // (8 * n_workers), 1, 8))
-        cursor = 0
+        batch_size = 2
         in_flight: dict[Any, DrawBatch] = {}
 
         while not self.flag.stopped:
             # Submit new batches unless paused.
-            while (
-                not self.flag.paused
-                and len(in_flight) < cap
-                and cursor < len(self.pending)
-            ):
-                ids = self.pending[cursor : cursor + batch_size]
-                cursor += len(ids)
-                batch = self.plan.batch(ids)
-                in_flight[executor.submit(batch)] = batch
+            while not self.flag.paused and len(in_flight) < cap:
+                batch = self.source.next_batch(batch_size)
+                if batch is None:
+                    break
+                if batch.n_draws:
+                    in_flight[executor.submit(batch)] = batch
 
             if not in_flight:
-                if cursor >= len(self.pending):
+                if self.source.exhausted:
                     return
                 time.sleep(_POLL_SECONDS)
                 continue
@@ -135,6 +134,10 @@ class Driver:
                     wanted = _TARGET_BATCH_SECONDS / max(per_request, 1e-6)
                     batch_size = int(np.clip(wanted, 1, _MAX_BATCH))
             self._check_all_failed()
+            if self.should_stop is not None and self.should_stop():
+                self.stopped_by_rule = True
+                logger.info("stopping rule met after %d observations", self.n_observations)
+                return
 
     def _result_of(self, future: Any, batch: DrawBatch) -> _Result:
         """The batch's result, or the whole batch as failures."""
@@ -184,6 +187,7 @@ class Driver:
             )
         )
         added, added_failures = self.store.append(draws, observations, failures)
+        self.source.committed(batch.draw)
 
         self.n_observations += added
         self.n_failures += added_failures

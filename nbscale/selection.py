@@ -136,16 +136,16 @@ def evaluate_selection(
 
     Examples
     --------
-    >>> import nbscale
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> study = nbscale.Study(X, y, sizes=(20, 60), samples=4, points=range(12),
-    ...                       store=":memory:", random_state=0)
+    >>> import warnings, nbscale
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.preprocessing import scale
+    >>> X, y = load_wine(return_X_y=True)
+    >>> study = nbscale.Study(scale(X), y, sizes=(20, 60), samples=8,
+    ...                       points=range(12), store=":memory:", random_state=0)
     >>> _ = study.run(progress=False, executor="inline")
-    >>> import warnings
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore", nbscale.LawFitWarning)
-    ...     table = nbscale.evaluate_selection(study, size=40, n=4, repeats=3)
+    ...     table = nbscale.evaluate_selection(study, size=40, n=3, repeats=3)
     >>> table.index.tolist()
     ['matched', 'window', 'random']
     >>> table.columns.tolist()[:2]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nbscale.allocation import AdaptiveSource, DrawSource, PlanSource, check_allocation
 from nbscale.config import (
     check_random_state,
     check_samples,
@@ -34,11 +35,18 @@ from nbscale.config import (
 )
 from nbscale.data import Dataset, check_dataset, draw_subset
 from nbscale.driver import Driver
-from nbscale.exceptions import FitFailureWarning, StoreError
-from nbscale.learners import SklearnLearner, check_model, model_spec, rebuild_model
+from nbscale.exceptions import FitFailureWarning, NbscaleWarning, StoreError
+from nbscale.learners import (
+    Learner,
+    SklearnLearner,
+    check_model,
+    model_spec,
+    rebuild_model,
+)
 from nbscale.metrics import Metric, check_metric
 from nbscale.runner import EvaluationContext, StopFlag, check_executor
 from nbscale.sampling import Plan, check_sizes
+from nbscale.stopping import RunState, StoppingRule, check_stopping_rule
 from nbscale.store import SQLiteStore
 
 __all__ = ["Study", "open_study"]
@@ -46,6 +54,8 @@ __all__ = ["Study", "open_study"]
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[pd.DataFrame], None]
+
+_RULE_REFIT_SECONDS = 2.0
 
 
 class Study:
@@ -91,6 +101,13 @@ class Study:
     random_state : int, optional
         Root seed of the split and of every draw. None draws one and
         records it in the store.
+    allocation : {"uniform", "adaptive"}, default="uniform"
+        ``"uniform"`` gives every point the same observations at sizes from
+        ``sizes`` and ``schedule``. ``"adaptive"`` spends the same budget
+        where it reduces uncertainty most: after a few uniform rounds, on
+        the points whose ``alpha_se`` is largest, at the two ends of the
+        log-size window (see :class:`nbscale.allocation.AdaptiveSource`).
+        Combine it with a stopping rule in :meth:`run`.
 
     Attributes
     ----------
@@ -138,10 +155,12 @@ class Study:
         schedule: str = "uniform",
         store: str | os.PathLike[str] | None = None,
         random_state: int | None = None,
+        allocation: str = "uniform",
     ) -> None:
         # Validate every argument once, here.
         root_seed = check_random_state(random_state)
         samples = check_samples(samples)
+        allocation = check_allocation(allocation)
         if isinstance(points, range):
             points = list(points)
         data = check_dataset(
@@ -172,6 +191,7 @@ class Study:
             "samples": samples,
             "points": data.rows[chosen].tolist(),
             "root_seed": root_seed,
+            "allocation": allocation,
             "validation": "explicit" if isinstance(validation, tuple) else validation,
             **dataset_config(data),
         }
@@ -269,7 +289,7 @@ class Study:
         )
 
     # ------------------------------------------------------------- execution
-    def start(self, executor: Any = None) -> Study:
+    def start(self, executor: Any = None, stop: Any = None) -> Study:
         """Start sampling in the background and return at once.
 
         Parameters
@@ -278,6 +298,10 @@ class Study:
             Where fits run: None (local processes on every core), ``"processes"``,
             ``"threads"``, ``"inline"`` (in the driver thread), a number of
             processes, or a ``dask.distributed.Client``.
+        stop : nbscale.StoppingRule, optional
+            End the run early when the rule is met, for example
+            ``nbscale.AlphaPrecision(0.1) | nbscale.TimeBudget(600)``. The
+            target of ``samples`` per point always ends it.
 
         Returns
         -------
@@ -303,21 +327,22 @@ class Study:
             if self.running:
                 return self
             factory = check_executor(executor)
+            rule = None if stop is None else check_stopping_rule(stop)
             context = self._context()
-            pending = self._pending()
-            if len(pending) == 0:
+            source = self._source()
+            if source.exhausted:
                 return self
             self._flag = StopFlag()
+            self._started_at = time.monotonic()
             self._driver = Driver(
-                self._plan,
-                pending,
+                source,
                 context,
                 factory,
                 self._store,
                 self._flag,
                 self._on_batch,
+                None if rule is None else self._rule_checker(rule, self._started_at),
             )
-            self._started_at = time.monotonic()
             self._history.clear()
             self._history.append((self._started_at, self.n_observations))
             self._warned = False
@@ -336,7 +361,9 @@ class Study:
                 "%d fits failed in this run (see Study.failures())", driver.n_failures
             )
 
-    def run(self, progress: bool = True, executor: Any = None) -> Study:
+    def run(
+        self, progress: bool = True, executor: Any = None, stop: Any = None
+    ) -> Study:
         """Sample until the target is reached, blocking, with a progress bar.
 
         Parameters
@@ -344,6 +371,8 @@ class Study:
         progress : bool, default=True
             Show a tqdm progress bar (a widget in notebooks).
         executor : optional
+            As in :meth:`start`.
+        stop : nbscale.StoppingRule, optional
             As in :meth:`start`.
 
         Returns
@@ -369,7 +398,7 @@ class Study:
         >>> study.run(progress=False).n_observations
         6
         """
-        self.start(executor)
+        self.start(executor, stop)
         bar = _progress_bar(self, progress)
         try:
             while not self.wait(timeout=0.25, _raise=False):
@@ -511,14 +540,48 @@ class Study:
                 f"metric: this study used the callable {self._config['metric']!r}; "
                 f"pass it again: nbscale.open(path, metric=function)"
             )
-        return EvaluationContext(self._data, SklearnLearner(self._model), self._metric)
+        learner = (
+            self._model
+            if isinstance(self._model, Learner)
+            else SklearnLearner(self._model)
+        )
+        return EvaluationContext(self._data, learner, self._metric)
 
-    def _pending(self) -> np.ndarray:
-        """Draw ids of the plan not yet committed, in order."""
-        done = np.zeros(self.n_target, dtype=bool)
+    def _source(self) -> DrawSource:
+        """Where the next run takes its draws from."""
         stored = self._store.done_draws()
+        if self._config.get("allocation", "uniform") == "adaptive":
+            return AdaptiveSource(self._plan, stored, self._laws_below)
+        done = np.zeros(self.n_target, dtype=bool)
         done[stored[stored < self.n_target]] = True
-        return np.flatnonzero(~done)
+        return PlanSource(self._plan, np.flatnonzero(~done))
+
+    def _laws_below(self, limit: int) -> pd.DataFrame:
+        """Laws by pool position, from the draws with ids below ``limit``."""
+        from nbscale.laws import fit_laws
+
+        frame = self._store.observations()
+        frame = frame[frame["draw"] < limit]
+        frame["point"] = self._data.pool_position(frame["point"].to_numpy())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NbscaleWarning)
+            return fit_laws(frame)
+
+    def _rule_checker(self, rule: StoppingRule, started: float) -> Callable[[], bool]:
+        """A closure the driver calls after each commit."""
+        cache: dict[str, Any] = {"at": -np.inf, "laws": None}
+
+        def laws() -> pd.DataFrame | None:
+            # Refit at most every couple of seconds: rules are checked often.
+            if time.monotonic() - cache["at"] >= _RULE_REFIT_SECONDS:
+                cache["laws"] = self._laws_below(np.iinfo(np.int64).max)
+                cache["at"] = time.monotonic()
+            return cache["laws"]
+
+        def check() -> bool:
+            return rule(RunState(self.n_observations, started, laws))
+
+        return check
 
     # ------------------------------------------------------------- listeners
     def add_listener(self, callback: Listener) -> Callable[[], None]:
@@ -736,7 +799,7 @@ class Study:
             excluded = None if point is None else int(self._data.pool_position(
                 np.array([point])
             )[0])
-        elif 0 <= draw < self.n_target:
+        elif 0 <= draw < self.n_target and self._config.get("allocation") != "adaptive":
             batch = self._plan.batch(np.array([draw]))
             excluded = int(batch.excluded[0])
             size, seed = int(batch.size[0]), int(batch.seed[0])

@@ -112,10 +112,11 @@ def check_model(model: Any, *, is_classifier: bool) -> Any:
 
     Parameters
     ----------
-    model : str or estimator
-        A built-in name (``"logistic"``, ``"linear"``, ``"ridge"``) or any
+    model : str, estimator or Learner
+        A built-in name (``"logistic"``, ``"linear"``, ``"ridge"``), any
         scikit-learn compatible estimator (it needs ``fit`` and
-        ``predict``, and ``get_params`` to be cloned).
+        ``predict``, and ``get_params`` to be cloned), or a ready
+        :class:`Learner` (an object with ``evaluate``), used as is.
     is_classifier : bool
         Whether the study's targets are classes.
 
@@ -150,6 +151,8 @@ def check_model(model: Any, *, is_classifier: bool) -> Any:
                 f"model: {model!r} is a regressor, but y holds class labels; "
                 f"use 'logistic' or pass a classifier"
             )
+        return model
+    if isinstance(model, Learner):
         return model
     missing = [m for m in ("fit", "predict", "get_params") if not hasattr(model, m)]
     if missing:
@@ -203,6 +206,8 @@ def model_spec(model: Any) -> dict[str, Any]:
         return {"kind": "builtin", "name": model}
     cls = type(model)
     path = f"{cls.__module__}.{cls.__qualname__}"
+    if not hasattr(model, "get_params"):
+        return {"kind": "opaque", "class": path}
     try:
         params = json.loads(json.dumps(model.get_params(deep=False)))
     except (TypeError, ValueError):

@@ -45,6 +45,7 @@ BAND_Z = 1.96
 """Half-width, in standard errors, of every band and error bar (95 %)."""
 
 _N_GRID = 24
+_MAX_LOG_HALF_WIDTH = 50.0
 
 
 def point_key(label: Hashable) -> str:
@@ -315,6 +316,8 @@ def fit_curves(
     cov = _column(rows, "c_alpha_cov")[:, None]
     variance = (c_se / c) ** 2 - 2 * log_k * cov / c + (log_k * alpha_se) ** 2
     half = BAND_Z * np.sqrt(np.clip(np.nan_to_num(variance, nan=0.0), 0.0, None))
+    # A hopeless fit can have a band wider than floats hold: cap it.
+    half = np.minimum(half, _MAX_LOG_HALF_WIDTH)
 
     n_rows = len(rows)
     return pd.DataFrame(

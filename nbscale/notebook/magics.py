@@ -174,14 +174,15 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
 
     # ------------------------------------------------------------ parsing
     def _parse(self, line: str, cell: str | None) -> Any:
-        text = line
+        # IPython hands the magic its line with the silencing ';' still on.
+        text = line.rstrip().removesuffix(";")
         if cell is not None:
             kept = [
                 row.strip()
                 for row in cell.splitlines()
                 if row.strip() and not row.strip().startswith("#")
             ]
-            text = " ".join([line, *kept])
+            text = " ".join([text, *kept])
         parser = self.nbscale.parser
         args = parser.parse_intermixed_args(arg_split(text))
         allowed = {

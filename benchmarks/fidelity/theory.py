@@ -1,0 +1,122 @@
+"""Fidelity 2: ordinary least squares on Gaussian data gives alpha = 2.
+
+For linear regression with Gaussian features ``x ~ N(0, I)`` and noise of
+sd ``s``, the expected contribution of a point at size ``k`` is, to
+leading order, ``(x' S^-1 x) (2 s^2 - e^2) / k^2`` with ``e`` its
+residual (PAPER.md §5, derived): every point decays with ``alpha = 2``,
+and points with ``|e| > sqrt(2) s`` are harmful. This script samples
+contributions for such data with ``model="linear"`` and fits the laws.
+Points whose true contribution is near zero (``|e|`` close to
+``sqrt(2) s``) carry no information about their slope, so the alpha
+summary uses helpful points whose value at the window's middle is at
+least half the median.
+
+Usage::
+
+    python benchmarks/fidelity/theory.py            # about 1 minute
+    python benchmarks/fidelity/theory.py --quick
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from common import parse_args, quiet_laws, run_study, save_chart
+from scipy import stats
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0], points=0, samples=0)
+    quick = args.quick
+    n_points = args.points or (30 if quick else 80)
+    samples = args.samples or (60 if quick else 150)
+
+    # Synthetic Gaussian design with known residuals.
+    rng = np.random.default_rng(args.seed)
+    n, d, noise = 3000, 4, 1.0
+    X = rng.normal(size=(n, d))
+    weights = rng.normal(size=d)
+    residual = rng.normal(scale=noise, size=n)
+    y = X @ weights + residual
+    points = np.arange(n_points)
+
+    study = run_study(
+        args,
+        f"theory-{n_points}x{samples}",
+        X,
+        y,
+        model="linear",
+        sizes=(40, 400),
+        samples=samples,
+        points=points,
+        validation=0.3,
+    )
+    laws = quiet_laws(study)
+
+    # Theory at the window's geometric middle, against the fitted law.
+    k_mid = np.sqrt(40 * 400)
+    leverage = np.sum(X[points] ** 2, axis=1)  # x' S^-1 x with S = I
+    theory = leverage * (2 * noise**2 - residual[points] ** 2) / k_mid**2
+    fitted = laws["c"].to_numpy() * k_mid ** -laws["alpha"].to_numpy()
+    helpful = (laws["c"] > 0) & (laws["flag"] == "ok")
+    strong = helpful & (fitted >= 0.5 * np.median(fitted[helpful]))
+    alpha = laws.loc[strong, "alpha"]
+
+    q10, q25, q50, q75, q90 = np.quantile(alpha, [0.1, 0.25, 0.5, 0.75, 0.9])
+    table = pd.DataFrame(
+        {
+            "points": [len(laws)],
+            "helpful ok": [int(helpful.sum())],
+            "strong (used)": [int(strong.sum())],
+            "alpha median": [q50],
+            "alpha IQR": [f"{q25:.2f}-{q75:.2f}"],
+            "alpha 10-90%": [f"{q10:.2f}-{q90:.2f}"],
+            "sign agreement with theory": [np.mean(np.sign(fitted) == np.sign(theory))],
+            "Spearman(fitted, theory)": [stats.spearmanr(fitted, theory)[0]],
+        }
+    )
+    print("\nOLS on Gaussian data (theory: alpha = 2)")
+    print(table.round(3).to_string(index=False))
+
+    chart(laws, strong, theory, fitted)
+
+
+def chart(laws: pd.DataFrame, strong: pd.Series, theory: np.ndarray, fitted: np.ndarray) -> None:
+    """Alpha histogram with the theory line; fitted against theoretical value."""
+    import altair as alt
+
+    frame = pd.DataFrame(
+        {
+            "alpha": laws["alpha"].to_numpy(),
+            "used": np.where(strong, "strong helpful", "other"),
+            "theory": theory,
+            "fitted": fitted,
+        }
+    )
+    histogram = (
+        alt.Chart(frame[frame["used"] == "strong helpful"])
+        .mark_bar(opacity=0.8)
+        .encode(
+            x=alt.X("alpha:Q", bin=alt.Bin(step=0.2), title="fitted alpha"),
+            y=alt.Y("count():Q", title="points"),
+        )
+        .properties(width=280, height=220, title="alpha of strong helpful points")
+    )
+    rule = alt.Chart(pd.DataFrame({"alpha": [2.0]})).mark_rule(color="red").encode(
+        x="alpha:Q"
+    )
+    scatter = (
+        alt.Chart(frame)
+        .mark_circle(size=25)
+        .encode(
+            x=alt.X("theory:Q", title="theory at k_mid: x'x (2s² - e²) / k²"),
+            y=alt.Y("fitted:Q", title="fitted c k^-alpha at k_mid"),
+            color=alt.Color("used:N", title=None),
+        )
+        .properties(width=280, height=220, title="value at the window's middle")
+    )
+    save_chart(alt.hconcat(histogram + rule, scatter), "theory")
+
+
+if __name__ == "__main__":
+    main()
