@@ -31,14 +31,25 @@ def median_alpha_error(allocation: str, samples: int, args, truth) -> float:
     errors = []
     for repeat in range(args.repeats):
         study = nbscale.Study(
-            X, y, model=KnownLawLearner(truth), sizes=(100, 1000), samples=samples,
-            points=list(range(args.points)), validation=0.1, store=":memory:",
-            random_state=repeat, allocation=allocation,
+            X,
+            y,
+            model=KnownLawLearner(truth),
+            sizes=(100, 1000),
+            samples=samples,
+            points=list(range(args.points)),
+            validation=0.1,
+            store=":memory:",
+            random_state=repeat,
+            allocation=allocation,
         )
         study.run(progress=False, executor="inline")
         laws = study.laws()
         pool = study.data.pool_position(laws.index.to_numpy())
-        errors.append(np.median(np.abs(laws["alpha"].to_numpy() - truth["alpha"].to_numpy()[pool])))
+        errors.append(
+            np.median(
+                np.abs(laws["alpha"].to_numpy() - truth["alpha"].to_numpy()[pool])
+            )
+        )
     return float(np.mean(errors))
 
 
@@ -58,18 +69,29 @@ def main() -> None:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nbscale.NbscaleWarning)
-        uniform = [median_alpha_error("uniform", b, args, truth) for b in uniform_budgets]
-        adaptive = [median_alpha_error("adaptive", b, args, truth) for b in adaptive_budgets]
+        uniform = [
+            median_alpha_error("uniform", b, args, truth) for b in uniform_budgets
+        ]
+        adaptive = [
+            median_alpha_error("adaptive", b, args, truth) for b in adaptive_budgets
+        ]
 
     print("adaptive curve:")
-    print(pd.Series(adaptive, index=pd.Index(adaptive_budgets, name="samples"),
-                    name="median_alpha_error").to_string())
+    print(
+        pd.Series(
+            adaptive,
+            index=pd.Index(adaptive_budgets, name="samples"),
+            name="median_alpha_error",
+        ).to_string()
+    )
 
     # For each uniform budget: the adaptive budget reaching the same error,
     # interpolated in log budget along the (decreasing) adaptive curve.
     order = np.argsort(adaptive)
     log_budget = np.interp(
-        uniform, np.asarray(adaptive)[order], np.log(np.asarray(adaptive_budgets))[order]
+        uniform,
+        np.asarray(adaptive)[order],
+        np.log(np.asarray(adaptive_budgets))[order],
     )
     table = pd.DataFrame(
         {
@@ -82,12 +104,15 @@ def main() -> None:
         1 - table["adaptive_budget_same_error"] / table.index.to_numpy()
     ).round(3)
     inside = table[
-        (table["uniform_error"] <= max(adaptive)) & (table["uniform_error"] >= min(adaptive))
+        (table["uniform_error"] <= max(adaptive))
+        & (table["uniform_error"] >= min(adaptive))
     ]
     print("\nuniform against adaptive:")
     print(table.to_string())
-    print(f"\npoints={args.points} repeats={args.repeats} "
-          f"seconds={time.perf_counter() - started:.0f}")
+    print(
+        f"\npoints={args.points} repeats={args.repeats} "
+        f"seconds={time.perf_counter() - started:.0f}"
+    )
     print(f"median saving where matched: {inside['observations_saved'].median():.1%}")
 
 

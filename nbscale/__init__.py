@@ -52,7 +52,7 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-open = open_study  # noqa: A001 - nbscale.open(path) is the public name
+open = open_study
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -46,7 +46,9 @@ def _parse_sizes(text: str) -> tuple[int, int]:
     try:
         low, high = (int(part) for part in text.split(":"))
     except ValueError as err:
-        raise SystemExit(f"nbscale: --sizes: expected K_MIN:K_MAX, got {text!r}") from err
+        raise SystemExit(
+            f"nbscale: --sizes: expected K_MIN:K_MAX, got {text!r}"
+        ) from err
     return low, high
 
 

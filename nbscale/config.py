@@ -127,7 +127,9 @@ def dataset_config(data: Dataset) -> dict[str, Any]:
     }
 
 
-def dataset_from_store(config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Dataset:
+def dataset_from_store(
+    config: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> Dataset:
     """Rebuild a :class:`Dataset` from a store's configuration and arrays."""
     labels_spec = config["labels"]
     if labels_spec.get("kind") == "range":
@@ -176,7 +178,8 @@ def default_store_path(fingerprint: str) -> str:
 
     Examples
     --------
-    >>> default_store_path("abc").endswith(os.path.join(".nbscale", "study-abc.nbscale"))
+    >>> path = default_store_path("abc")
+    >>> path.endswith(os.path.join(".nbscale", "study-abc.nbscale"))
     True
     """
     return os.path.join(os.getcwd(), ".nbscale", f"study-{fingerprint}.nbscale")

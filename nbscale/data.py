@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Dataset", "check_dataset", "stratified_counts", "draw_subset"]
+__all__ = ["Dataset", "check_dataset", "draw_subset", "stratified_counts"]
 
 
 @dataclass(frozen=True)
@@ -141,9 +141,7 @@ def _as_feature_array(X: Any) -> tuple[np.ndarray, list[str]]:
     return array, names
 
 
-def _split_target(
-    X: Any, y: Any, target: str | None
-) -> tuple[Any, Any]:
+def _split_target(X: Any, y: Any, target: str | None) -> tuple[Any, Any]:
     """Pull the target column out of a DataFrame when ``target`` names it."""
     if target is None:
         return X, y
@@ -170,7 +168,9 @@ def _encode_target(
         raise ValueError(f"{name}: expected targets, got None")
     values = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y)
     if values.ndim != 1:
-        values = values.reshape(-1) if values.ndim == 2 and 1 in values.shape else values
+        values = (
+            values.reshape(-1) if values.ndim == 2 and 1 in values.shape else values
+        )
     if values.ndim != 1 or len(values) != n_rows:
         raise ValueError(
             f"{name}: expected {n_rows} targets, one per row of X, got an "
@@ -178,8 +178,10 @@ def _encode_target(
         )
     if task is None:
         is_float = values.dtype.kind == "f"
-        task = "regression" if is_float and not _looks_integral(values) else (
-            "classification"
+        task = (
+            "regression"
+            if is_float and not _looks_integral(values)
+            else ("classification")
         )
     if task == "regression":
         values = values.astype(np.float64)
@@ -312,8 +314,7 @@ def _check_points(points: Any, n_rows: int) -> np.ndarray | None:
     bad = positions[(positions < 0) | (positions >= n_rows)]
     if bad.size:
         raise ValueError(
-            f"points: expected positions in [0, {n_rows - 1}], got "
-            f"{bad[:5].tolist()!r}"
+            f"points: expected positions in [0, {n_rows - 1}], got {bad[:5].tolist()!r}"
         )
     if len(np.unique(positions)) != len(positions):
         raise ValueError("points: expected unique positions, got duplicates")
@@ -341,7 +342,7 @@ def _split_rows(
     candidates = np.arange(n_rows)
     if chosen is not None:
         candidates = np.setdiff1d(candidates, chosen)
-    n_val = int(round(float(validation) * n_rows))
+    n_val = round(float(validation) * n_rows)
     if n_val < 2 or n_val > len(candidates):
         raise ValueError(
             f"validation: a fraction of {validation!r} asks for {n_val} "
@@ -354,7 +355,9 @@ def _split_rows(
     groups = [candidates[codes[candidates] == c] for c in range(len(classes))]
     sizes = np.array([len(g) for g in groups], dtype=np.float64)
     counts = stratified_counts(sizes, n_val)
-    picked = [rng.choice(g, n, replace=False) for g, n in zip(groups, counts)]
+    picked = [
+        rng.choice(g, n, replace=False) for g, n in zip(groups, counts, strict=True)
+    ]
     return np.sort(np.concatenate(picked))
 
 
@@ -430,9 +433,7 @@ def stratified_counts(class_sizes: np.ndarray, k: int) -> np.ndarray:
     return counts
 
 
-def draw_subset(
-    data: Dataset, point: int | None, size: int, seed: int
-) -> np.ndarray:
+def draw_subset(data: Dataset, point: int | None, size: int, seed: int) -> np.ndarray:
     """Regenerate the subset D of one draw, as pool positions.
 
     Parameters
@@ -475,6 +476,8 @@ def draw_subset(
     sizes = np.array([len(m) for m in members])
     counts = stratified_counts(sizes, size)
     picked = [
-        rng.choice(m, n, replace=False) for m, n in zip(members, counts) if n > 0
+        rng.choice(m, n, replace=False)
+        for m, n in zip(members, counts, strict=True)
+        if n > 0
     ]
     return np.sort(np.concatenate(picked))

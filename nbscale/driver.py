@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from nbscale.allocation import DrawSource
 from nbscale.data import Dataset
 from nbscale.exceptions import AllFitsFailedError
 from nbscale.learners.base import BatchResult
 from nbscale.runner import EvaluationContext, ExecutorFactory, StopFlag
-from nbscale.allocation import DrawSource
 from nbscale.sampling import DrawBatch
 from nbscale.store import SQLiteStore
 
@@ -95,7 +95,7 @@ class Driver:
             executor = self.factory(self.context)
             self._loop(executor)
             cancel = self.flag.stopped or self.stopped_by_rule
-        except BaseException as err:  # noqa: BLE001 - kept for the caller
+        except BaseException as err:
             self.error = err
             logger.error("nbscale run stopped: %s", err)
         finally:
@@ -136,7 +136,9 @@ class Driver:
             self._check_all_failed()
             if self.should_stop is not None and self.should_stop():
                 self.stopped_by_rule = True
-                logger.info("stopping rule met after %d observations", self.n_observations)
+                logger.info(
+                    "stopping rule met after %d observations", self.n_observations
+                )
                 return
 
     def _result_of(self, future: Any, batch: DrawBatch) -> _Result:
@@ -145,7 +147,7 @@ class Driver:
             return _Result(future.result())
         except BrokenProcessPool:
             raise
-        except Exception as err:  # noqa: BLE001 - recorded as failures
+        except Exception as err:
             reason = f"{type(err).__name__}: {err}"[:200]
             failed = BatchResult.empty()
             failed.failed_draw = batch.draw[batch.request_draw]
@@ -165,6 +167,7 @@ class Driver:
                 excluded,
                 batch.size.tolist(),
                 batch.seed.tolist(),
+                strict=True,
             )
         )
         point_rows = rows[result.point]
@@ -176,6 +179,7 @@ class Driver:
                 result.delta.tolist(),
                 result.loss_without.tolist(),
                 result.loss_with.tolist(),
+                strict=True,
             )
         )
         failures = list(
@@ -184,6 +188,7 @@ class Driver:
                 rows[result.failed_point].tolist(),
                 result.failed_size.tolist(),
                 result.failed_reason,
+                strict=True,
             )
         )
         added, added_failures = self.store.append(draws, observations, failures)

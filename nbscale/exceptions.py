@@ -11,11 +11,11 @@ filter them precisely::
 from __future__ import annotations
 
 __all__ = [
-    "NbscaleWarning",
+    "AllFitsFailedError",
     "FitFailureWarning",
     "LawFitWarning",
+    "NbscaleWarning",
     "StoreError",
-    "AllFitsFailedError",
 ]
 
 

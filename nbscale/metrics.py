@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Metric", "check_metric", "log_loss", "squared_error", "error_rate"]
+__all__ = ["Metric", "check_metric", "error_rate", "log_loss", "squared_error"]
 
 _EPS = float(np.finfo(np.float64).eps)
 

@@ -185,7 +185,7 @@ class InlineExecutor:
         future: cf.Future[BatchResult] = cf.Future()
         try:
             future.set_result(evaluate_batch(self.context, batch))  # type: ignore[arg-type]
-        except BaseException as err:  # noqa: BLE001 - surfaced by result()
+        except BaseException as err:
             future.set_exception(err)
         return future
 
@@ -232,7 +232,9 @@ def check_executor(executor: Any) -> ExecutorFactory:
 
         return lambda context: DaskExecutor(executor, context)
     if isinstance(executor, bool):
-        raise TypeError(f"executor: expected a name, a worker count or a client, got {executor!r}")
+        raise TypeError(
+            f"executor: expected a name, a worker count or a client, got {executor!r}"
+        )
     if isinstance(executor, int):
         if executor < 1:
             raise ValueError(f"executor: expected at least 1 worker, got {executor!r}")

@@ -201,8 +201,7 @@ def _as_int_sizes(sizes: Any) -> np.ndarray:
     """Parse ``sizes`` into a non-empty int64 array."""
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence | np.ndarray):
         raise TypeError(
-            f"sizes: expected a (k_min, k_max) tuple or a list of sizes, "
-            f"got {sizes!r}"
+            f"sizes: expected a (k_min, k_max) tuple or a list of sizes, got {sizes!r}"
         )
     values = np.asarray(sizes)
     if values.ndim != 1 or values.size == 0:

@@ -27,7 +27,6 @@ and nothing read from a store is ever executed.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
@@ -315,7 +314,9 @@ class SQLiteStore:
             n_obs = self._connection.execute(
                 "SELECT COUNT(*) FROM observations"
             ).fetchone()[0]
-            n_fail = self._connection.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
+            n_fail = self._connection.execute(
+                "SELECT COUNT(*) FROM failures"
+            ).fetchone()[0]
         return int(n_obs), int(n_fail)
 
     def counts(self) -> tuple[int, int]:

@@ -35,7 +35,7 @@ from nbscale.config import (
 )
 from nbscale.data import Dataset, check_dataset, draw_subset
 from nbscale.driver import Driver
-from nbscale.exceptions import FitFailureWarning, NbscaleWarning, StoreError
+from nbscale.exceptions import FitFailureWarning, StoreError
 from nbscale.learners import (
     Learner,
     SklearnLearner,
@@ -563,9 +563,7 @@ class Study:
         frame = self._store.observations()
         frame = frame[frame["draw"] < limit]
         frame["point"] = self._data.pool_position(frame["point"].to_numpy())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NbscaleWarning)
-            return fit_laws(frame)
+        return fit_laws(frame, warn=False)
 
     def _rule_checker(self, rule: StoppingRule, started: float) -> Callable[[], bool]:
         """A closure the driver calls after each commit."""
@@ -644,7 +642,7 @@ class Study:
         for callback in listeners:
             try:
                 callback(frame)
-            except Exception:  # noqa: BLE001 - a listener must not stop a run
+            except Exception:
                 logger.exception("nbscale listener %r failed; removed", callback)
                 with self._lock:
                     if callback in self._listeners:
@@ -796,9 +794,11 @@ class Study:
         stored = self._store.draw(int(draw))
         if stored is not None:
             point, size, seed = stored
-            excluded = None if point is None else int(self._data.pool_position(
-                np.array([point])
-            )[0])
+            excluded = (
+                None
+                if point is None
+                else int(self._data.pool_position(np.array([point]))[0])
+            )
         elif 0 <= draw < self.n_target and self._config.get("allocation") != "adaptive":
             batch = self._plan.batch(np.array([draw]))
             excluded = int(batch.excluded[0])
@@ -810,7 +810,9 @@ class Study:
             )
         return self._data.rows[draw_subset(self._data, excluded, size, seed)]
 
-    def laws(self, method: str = "likelihood", **options: Any) -> pd.DataFrame:
+    def laws(
+        self, method: str = "likelihood", *, warn: bool = True, **options: Any
+    ) -> pd.DataFrame:
         """Fit the per-point scaling laws ``psi_k = c * k**-alpha``.
 
         Parameters
@@ -822,6 +824,9 @@ class Study:
             (see :func:`nbscale.laws.fit_amortized`); it needs far fewer
             observations per point. Its result is cached until new
             observations arrive.
+        warn : bool, default=True
+            Issue a :class:`~nbscale.LawFitWarning` when some per-point
+            laws are flagged; the dashboard passes False.
         **options
             Keyword arguments of :func:`nbscale.laws.fit_amortized`
             (``hidden``, ``max_epochs``, ``random_state``, ...); only with
@@ -857,7 +862,7 @@ class Study:
                     f"laws: options {sorted(options)!r} apply only to "
                     f"method='amortized', got method={method!r}"
                 )
-            return fit_laws(observations, method=method)
+            return fit_laws(observations, method=method, warn=warn)
 
         # The amortized fit trains a network: reuse it until new data arrive.
         key = (len(observations), repr(sorted(options.items())))
@@ -1114,13 +1119,17 @@ def open_study(
         data = dataset_from_store(config, store.read_arrays())
         resolved_model = model if model is not None else rebuild_model(config["model"])
         if resolved_model is not None:
-            resolved_model = check_model(resolved_model, is_classifier=data.is_classifier)
+            resolved_model = check_model(
+                resolved_model, is_classifier=data.is_classifier
+            )
         if metric is not None:
             resolved_metric: Metric | None = check_metric(
                 metric, is_classifier=data.is_classifier
             )
         elif config.get("metric_builtin", True):
-            resolved_metric = check_metric(config["metric"], is_classifier=data.is_classifier)
+            resolved_metric = check_metric(
+                config["metric"], is_classifier=data.is_classifier
+            )
         else:
             resolved_metric = None
     except (KeyError, TypeError, ValueError) as err:

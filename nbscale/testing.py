@@ -98,7 +98,10 @@ class KnownLawLearner:
         c, alpha, sigma, beta = table[points].T
 
         noise = np.array(
-            [np.random.default_rng([int(s), int(p)]).normal() for s, p in zip(seeds, points)]
+            [
+                np.random.default_rng([int(s), int(p)]).normal()
+                for s, p in zip(seeds, points, strict=True)
+            ]
         )
         delta = c * sizes**-alpha + sigma * sizes ** (-beta / 2.0) * noise
         if self.seconds_per_fit:

@@ -19,10 +19,17 @@ def known_study(allocation: str, samples: int = 30, points: int = 30, **kwargs):
     X = rng.normal(size=(1200, 2))
     y = (X[:, 0] > 0).astype(int)
     return nbscale.Study(
-        X, y, model=KnownLawLearner(random_laws(1200, random_state=1)),
-        sizes=(100, 1000), samples=samples, points=list(range(points)),
-        validation=0.1, store=kwargs.pop("store", ":memory:"), random_state=0,
-        allocation=allocation, **kwargs,
+        X,
+        y,
+        model=KnownLawLearner(random_laws(1200, random_state=1)),
+        sizes=(100, 1000),
+        samples=samples,
+        points=list(range(points)),
+        validation=0.1,
+        store=kwargs.pop("store", ":memory:"),
+        random_state=0,
+        allocation=allocation,
+        **kwargs,
     )
 
 
@@ -52,7 +59,9 @@ def test_adaptive_sizes_sit_at_the_ends_of_the_log_window() -> None:
 
 def test_adaptive_is_reproducible_across_executors_and_resume(tmp_path) -> None:
     inline = known_study("adaptive", samples=14).run(progress=False, executor="inline")
-    threads = known_study("adaptive", samples=14).run(progress=False, executor="threads")
+    threads = known_study("adaptive", samples=14).run(
+        progress=False, executor="threads"
+    )
     pd.testing.assert_frame_equal(inline.observations(), threads.observations())
 
     path = tmp_path / "adaptive.nbscale"
@@ -67,8 +76,11 @@ def test_adaptive_is_reproducible_across_executors_and_resume(tmp_path) -> None:
 def test_adaptive_favours_uncertain_points() -> None:
     plan = Plan(np.arange(3), samples=10, window=(10, 100), grid=None, root_seed=0)
     laws = pd.DataFrame(
-        {"alpha_se": [0.5, 0.05, 0.05], "n_obs": [10, 10, 10],
-         "flag": ["ok", "ok", "ok"]},
+        {
+            "alpha_se": [0.5, 0.05, 0.05],
+            "n_obs": [10, 10, 10],
+            "flag": ["ok", "ok", "ok"],
+        },
         index=np.arange(3),
     )
     source = AdaptiveSource(plan, np.arange(18), lambda limit: laws)
@@ -79,8 +91,11 @@ def test_adaptive_favours_uncertain_points() -> None:
 @pytest.mark.filterwarnings("ignore::nbscale.LawFitWarning")
 def test_alpha_precision_rule_stops_early() -> None:
     study = known_study("adaptive", samples=400, points=10)
-    study.run(progress=False, executor="inline",
-              stop=nbscale.AlphaPrecision(0.25, quantile=0.8))
+    study.run(
+        progress=False,
+        executor="inline",
+        stop=nbscale.AlphaPrecision(0.25, quantile=0.8),
+    )
     assert study.n_observations < study.n_target
     laws = study.laws()
     assert ((laws["alpha_se"] <= 0.25) & (laws["flag"] == "ok")).mean() >= 0.8
@@ -95,8 +110,15 @@ def test_rules_combine_with_or_and_and() -> None:
 
 def test_time_budget_ends_a_run(wine) -> None:
     X, y = wine
-    study = nbscale.Study(X, y, sizes=(20, 60), samples=500, points=list(range(20)),
-                          store=":memory:", random_state=0)
+    study = nbscale.Study(
+        X,
+        y,
+        sizes=(20, 60),
+        samples=500,
+        points=list(range(20)),
+        store=":memory:",
+        random_state=0,
+    )
     study.run(progress=False, executor="threads", stop=nbscale.TimeBudget(1.0))
     assert 0 < study.n_observations < study.n_target
 

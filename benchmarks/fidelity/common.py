@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 import nbscale
 
@@ -63,7 +64,10 @@ def run_study(
         executor = int(executor)
     started = time.perf_counter()
     before = study.n_observations
-    study.run(progress=False, executor=executor)
+    # One BLAS thread per fit: on a shared machine, threads that wait for
+    # each other make every small fit several times slower.
+    with threadpool_limits(1):
+        study.run(progress=False, executor=executor)
     seconds = time.perf_counter() - started
     added = study.n_observations - before
     rate = f"{added / seconds:.0f} obs/s" if added else "from the store"

@@ -49,6 +49,10 @@ BETA_RANGE = (1e-3, 16.0)
 # Penalty weight on (alpha - 1)^2, as in the reference design.
 _ALPHA_PENALTY = 1e-5
 _WARMUP_EPOCHS = 5
+# Held-out points for early stopping: at least this many (up to a quarter).
+_MIN_VAL_POINTS = 32
+# Batches shrink for small problems so that an epoch has this many steps.
+_MIN_STEPS_PER_EPOCH = 8
 _GRADIENT_CLIP = 0.5
 # Floors on variances, relative to the scale they are compared with.
 _EIGEN_FLOOR = 1e-12
@@ -118,14 +122,16 @@ def fit_amortized(
     patience : int, default=30
         Stop after this many epochs without a lower held-out loss.
     batch_size : int, default=128
-        Points per optimisation step.
+        Points per optimisation step; smaller when there are fewer than
+        ``8 * batch_size`` training points, so an epoch takes at least 8
+        steps.
     learning_rate : float, default=1e-3
         Peak learning rate of AdamW, reached after 5 warm-up epochs.
     weight_decay : float, default=1e-5
         AdamW weight decay.
     validation_fraction : float, default=0.1
         Share of points held out for early stopping, in (0, 0.5]; at least
-        one point.
+        32 points, or a quarter of them when there are fewer than 128.
     refit : bool, default=True
         After early stopping, train a fresh network on every point for the
         best number of epochs, so held-out points contribute their own
@@ -250,7 +256,9 @@ def fit_amortized(
     problem = _prepare(codes, sizes, deltas, x, block, n_blocks)
     bias = _initial_bias(problem)
     rng = np.random.default_rng(seed)
-    n_val = max(1, int(round(settings["validation_fraction"] * len(index))))
+    n_points = len(index)
+    n_val = int(round(settings["validation_fraction"] * n_points))
+    n_val = max(n_val, min(_MIN_VAL_POINTS, n_points // 4), 1)
     order = rng.permutation(len(index))
     val_points, train_points = np.sort(order[:n_val]), np.sort(order[n_val:])
 
@@ -573,7 +581,12 @@ class _Trainer:
             lr=settings["learning_rate"],
             weight_decay=settings["weight_decay"],
         )
-        steps_per_epoch = math.ceil(len(train_points) / settings["batch_size"])
+        # Small problems get smaller batches, so an epoch is several steps.
+        batch_size = min(
+            settings["batch_size"],
+            max(1, math.ceil(len(train_points) / _MIN_STEPS_PER_EPOCH)),
+        )
+        steps_per_epoch = math.ceil(len(train_points) / batch_size)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimiser, _cosine_with_warmup(steps_per_epoch, settings["max_epochs"])
         )
@@ -588,7 +601,7 @@ class _Trainer:
             # One pass over the training points in random batches.
             network.train()
             permutation = train[torch.randperm(len(train), generator=generator)]
-            for batch in torch.split(permutation, settings["batch_size"]):
+            for batch in torch.split(permutation, batch_size):
                 loss = self._loss(network, batch)["objective"]
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()

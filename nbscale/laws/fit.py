@@ -34,7 +34,9 @@ _REQUIRED = ["point", "size", "delta"]
 _METHODS = ("likelihood", "loglinear")
 
 
-def fit_laws(observations: pd.DataFrame, method: str = "likelihood") -> pd.DataFrame:
+def fit_laws(
+    observations: pd.DataFrame, method: str = "likelihood", *, warn: bool = True
+) -> pd.DataFrame:
     """Fit the scaling law ``psi_k = c * k**-alpha`` of every data point.
 
     Parameters
@@ -51,6 +53,10 @@ def fit_laws(observations: pd.DataFrame, method: str = "likelihood") -> pd.DataF
         sizes. ``"loglinear"`` regresses ``log |mean delta|`` on ``-log k``
         and needs sizes observed repeatedly (an explicit list of sizes or
         ``schedule="geometric"`` when sampling).
+    warn : bool, default=True
+        Issue one :class:`~nbscale.LawFitWarning` when some laws are
+        flagged. Pass False where the flags are read anyway, or in a
+        background thread (``warnings.catch_warnings`` is not thread-safe).
 
     Returns
     -------
@@ -158,7 +164,7 @@ def fit_laws(observations: pd.DataFrame, method: str = "likelihood") -> pd.DataF
 
     # Warn once, with counts, about rows that deserve caution.
     flagged = Counter(f for f in arrays.flag.tolist() if f != FLAG_OK)
-    if flagged:
+    if flagged and warn:
         n_flagged = sum(flagged.values())
         reasons = ", ".join(f"{name}: {n}" for name, n in flagged.most_common())
         warnings.warn(

@@ -100,9 +100,7 @@ class Learner(Protocol):
     True
     """
 
-    def evaluate(
-        self, data: Dataset, batch: DrawBatch, metric: Metric
-    ) -> BatchResult:
+    def evaluate(self, data: Dataset, batch: DrawBatch, metric: Metric) -> BatchResult:
         """Fit, score and difference every request of ``batch``."""
         ...
 

@@ -76,9 +76,7 @@ class SklearnLearner:
         self.model = model
         self.fit_timeout = fit_timeout
 
-    def evaluate(
-        self, data: Dataset, batch: DrawBatch, metric: Metric
-    ) -> BatchResult:
+    def evaluate(self, data: Dataset, batch: DrawBatch, metric: Metric) -> BatchResult:
         """Fit, score and difference every request of ``batch``.
 
         Parameters
@@ -100,7 +98,10 @@ class SklearnLearner:
             size = int(batch.size[position])
             excluded = int(batch.excluded[position])
             subset = draw_subset(
-                data, None if excluded < 0 else excluded, size, int(batch.seed[position])
+                data,
+                None if excluded < 0 else excluded,
+                size,
+                int(batch.seed[position]),
             )
             points = batch.request_point[batch.request_draw == position]
             seed = int(batch.seed[position] % (2**31 - 1))
@@ -108,7 +109,7 @@ class SklearnLearner:
             # The baseline fit on D serves every point requested on this draw.
             try:
                 without = self._loss(data, subset, metric, seed)
-            except Exception as err:  # noqa: BLE001 - any user model may fail
+            except Exception as err:
                 reason = _describe(err)
                 failed.extend((draw, int(p), size, reason) for p in points)
                 continue
@@ -117,7 +118,7 @@ class SklearnLearner:
                 try:
                     with_point = np.append(subset, point)
                     loss_with = self._loss(data, with_point, metric, seed)
-                except Exception as err:  # noqa: BLE001
+                except Exception as err:
                     failed.append((draw, int(point), size, _describe(err)))
                     continue
                 rows.append(
@@ -138,9 +139,7 @@ class SklearnLearner:
         params = estimator.get_params(deep=False)
         if "random_state" in params and params["random_state"] is None:
             estimator.set_params(random_state=seed)
-        with warnings.catch_warnings(), _time_limit(self.fit_timeout):
-            # Convergence chatter is per fit; failures are counted instead.
-            warnings.simplefilter("ignore")
+        with _quiet(), _time_limit(self.fit_timeout):
             estimator.fit(data.X_train[subset], y)
             prediction = _predict(estimator, data, metric)
 
@@ -148,6 +147,24 @@ class SklearnLearner:
         if not np.isfinite(loss):
             raise FitFailure(f"the validation loss is {loss!r}")
         return loss
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence per-fit warnings (convergence chatter) where that is safe.
+
+    ``warnings.catch_warnings`` swaps process-wide state, so entering it
+    from several threads at once can leave filters changed for everyone.
+    Fits on a process's main thread (worker processes) are silenced; on
+    other threads the interpreter's default once-per-location display
+    applies instead.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 @contextmanager
@@ -211,7 +228,9 @@ def _assemble(
     """Pack per-request tuples into a :class:`BatchResult`."""
     result = BatchResult.empty()
     if rows:
-        draw, point, size, delta, without, with_point = map(np.array, zip(*rows))
+        draw, point, size, delta, without, with_point = map(
+            np.array, zip(*rows, strict=True)
+        )
         result.draw = draw.astype(np.int64)
         result.point = point.astype(np.int64)
         result.size = size.astype(np.int64)
@@ -219,7 +238,7 @@ def _assemble(
         result.loss_without = without.astype(np.float64)
         result.loss_with = with_point.astype(np.float64)
     if failed:
-        draw, point, size, reason = zip(*failed)
+        draw, point, size, reason = zip(*failed, strict=True)
         result.failed_draw = np.array(draw, dtype=np.int64)
         result.failed_point = np.array(point, dtype=np.int64)
         result.failed_size = np.array(size, dtype=np.int64)

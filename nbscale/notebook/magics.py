@@ -146,7 +146,8 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
         Start sampling on variables of the notebook; a live dashboard
         appears under the cell and the study comes back at once, while
         sampling continues in the background. End the line with ``;`` to
-        hide the returned study's text.
+        show only the dashboard: the magic then returns None, and the study
+        stays at hand as ``%nbscale current``.
 
         As a cell magic, ``%%nbscale COMMAND ...`` reads further options
         from the cell, one or more per line (blank lines and lines starting
@@ -170,7 +171,10 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
         """
         args = self._parse(line, cell)
         handler = getattr(self, f"_{args.command}")
-        return handler(args)
+        result = handler(args)
+        # IPython (8.12 at least) shows a line magic's value despite a
+        # trailing ';', so the magic honours the ';' itself.
+        return None if line.rstrip().endswith(";") else result
 
     # ------------------------------------------------------------ parsing
     def _parse(self, line: str, cell: str | None) -> Any:

@@ -13,7 +13,9 @@ from nbscale.store import SQLiteStore
 
 def _batch(first: int, n: int):
     draws = [(d, 3, 10, 1000 + d) for d in range(first, first + n)]
-    observations = [(d, 3, 10, 0.1 * d, 1.0, 1.0 - 0.1 * d) for d in range(first, first + n)]
+    observations = [
+        (d, 3, 10, 0.1 * d, 1.0, 1.0 - 0.1 * d) for d in range(first, first + n)
+    ]
     return draws, observations, []
 
 
@@ -75,7 +77,7 @@ def test_truncated_file_gives_store_error(tmp_path) -> None:
     store.close()
     data = path.read_bytes()
     path.write_bytes(data[:50])
-    with pytest.raises(StoreError, match="path: .* not a readable nbscale store"):
+    with pytest.raises(StoreError, match=r"path: .* not a readable nbscale store"):
         SQLiteStore(path, create=False)
 
 

@@ -102,7 +102,9 @@ def test_same_call_reuses_its_store(wine, tmp_path) -> None:
     assert extended.observations()["draw"].tolist() == list(range(30))
 
 
-def test_default_store_is_a_file_named_by_fingerprint(wine, tmp_path, monkeypatch) -> None:
+def test_default_store_is_a_file_named_by_fingerprint(
+    wine, tmp_path, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     X, y = wine
     study = nbscale.Study(X, y, sizes=(20, 40), samples=1, points=[0], random_state=3)
@@ -116,8 +118,15 @@ def test_reopened_dataframe_labels(wine, tmp_path) -> None:
     frame.columns = [f"f{i}" for i in range(X.shape[1])]
     frame["cls"] = y
     path = tmp_path / "labels.nbscale"
-    study = nbscale.Study(frame, target="cls", sizes=(20, 40), samples=2,
-                          points=[1, 2], store=path, random_state=0)
+    study = nbscale.Study(
+        frame,
+        target="cls",
+        sizes=(20, 40),
+        samples=2,
+        points=[1, 2],
+        store=path,
+        random_state=0,
+    )
     study.run(progress=False, executor="inline")
     assert set(study.observations()["point"]) == {"id1", "id2"}
     assert set(nbscale.open(path).observations()["point"]) == {"id1", "id2"}
@@ -251,7 +260,8 @@ def test_loglinear_needs_repeated_sizes(wine) -> None:
     study = small(*wine, samples=4).run(progress=False, executor="inline")
     with pytest.raises(ValueError, match="needs sizes observed repeatedly"):
         study.laws(method="loglinear")
-    geometric = small(*wine, sizes=(20, 60), schedule="geometric", samples=20,
-                      points=[0, 1])
+    geometric = small(
+        *wine, sizes=(20, 60), schedule="geometric", samples=20, points=[0, 1]
+    )
     laws = geometric.run(progress=False, executor="inline").laws("loglinear")
     assert len(laws) == 2

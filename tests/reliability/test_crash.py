@@ -125,8 +125,15 @@ def _workers() -> set[int]:
 
 def test_stop_is_quick_and_leaves_no_workers(wine) -> None:
     X, y = wine
-    study = nbscale.Study(X, y, sizes=(20, 80), samples=200, points=list(range(20)),
-                          store=":memory:", random_state=0)
+    study = nbscale.Study(
+        X,
+        y,
+        sizes=(20, 80),
+        samples=200,
+        points=list(range(20)),
+        store=":memory:",
+        random_state=0,
+    )
     before = _workers()
     study.start(executor=2)
     while study.n_observations < 10:
@@ -140,8 +147,15 @@ def test_stop_is_quick_and_leaves_no_workers(wine) -> None:
 
 def test_keyboard_interrupt_in_run_stops_and_keeps(wine) -> None:
     X, y = wine
-    study = nbscale.Study(X, y, sizes=(20, 80), samples=200, points=list(range(20)),
-                          store=":memory:", random_state=0)
+    study = nbscale.Study(
+        X,
+        y,
+        sizes=(20, 80),
+        samples=200,
+        points=list(range(20)),
+        store=":memory:",
+        random_state=0,
+    )
     main = threading.main_thread().ident
 
     def interrupt() -> None:

@@ -82,8 +82,15 @@ def test_fit_time_limit_in_main_thread(wine) -> None:
 
 def test_k_max_next_to_the_pool_size(wine) -> None:
     X, y = wine
-    study = nbscale.Study(X, y, sizes=(100, 141), samples=2, points=[0, 1, 2],
-                          store=":memory:", random_state=0)
+    study = nbscale.Study(
+        X,
+        y,
+        sizes=(100, 141),
+        samples=2,
+        points=[0, 1, 2],
+        store=":memory:",
+        random_state=0,
+    )
     assert study.sizes == (100, 141)  # 142 pool rows minus the point
     study.run(progress=False, executor="inline")
     assert study.n_observations == 6
@@ -93,9 +100,16 @@ def test_k_max_next_to_the_pool_size(wine) -> None:
 
 def test_nan_fits_in_a_run_warn_once_and_continue(wine) -> None:
     X, y = wine
-    study = nbscale.Study(X, y, model=Wrapped("nan", every=3), sizes=(20, 60),
-                          samples=4, points=list(range(6)), store=":memory:",
-                          random_state=0)
+    study = nbscale.Study(
+        X,
+        y,
+        model=Wrapped("nan", every=3),
+        sizes=(20, 60),
+        samples=4,
+        points=list(range(6)),
+        store=":memory:",
+        random_state=0,
+    )
     with pytest.warns(nbscale.FitFailureWarning) as caught:
         study.run(progress=False, executor="threads")
     assert len(caught) == 1

@@ -30,7 +30,7 @@ FAST = settings(
 anything = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=8),
     st.lists(st.integers(-5, 300), max_size=5),
@@ -51,9 +51,23 @@ def check_documented(call, arguments: set[str]) -> None:
 
 
 STUDY_ARGUMENTS = {
-    "X", "y", "target", "model", "sizes", "samples", "points", "validation",
-    "metric", "schedule", "store", "random_state", "engine", "device", "design",
-    "allocation", "path",
+    "X",
+    "y",
+    "target",
+    "model",
+    "sizes",
+    "samples",
+    "points",
+    "validation",
+    "metric",
+    "schedule",
+    "store",
+    "random_state",
+    "engine",
+    "device",
+    "design",
+    "allocation",
+    "path",
 }
 
 
@@ -77,8 +91,16 @@ def test_study_constructor(
 
     def build() -> None:
         nbscale.Study(
-            X, y, sizes=sizes, samples=samples, points=points, validation=validation,
-            model=model, metric=metric, schedule=schedule, store=":memory:",
+            X,
+            y,
+            sizes=sizes,
+            samples=samples,
+            points=points,
+            validation=validation,
+            model=model,
+            metric=metric,
+            schedule=schedule,
+            store=":memory:",
             random_state=random_state,
         )
 
@@ -111,13 +133,17 @@ observation_frames = st.integers(0, 30).flatmap(
             min_size=n,
             max_size=n,
         ),
-        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=n, max_size=n),
+        st.lists(
+            st.floats(allow_nan=True, allow_infinity=True), min_size=n, max_size=n
+        ),
     )
 )
 
 
 @FAST
-@given(frame=observation_frames, method=st.sampled_from(["likelihood", "loglinear", "x"]))
+@given(
+    frame=observation_frames, method=st.sampled_from(["likelihood", "loglinear", "x"])
+)
 def test_fit_laws(frame, method) -> None:
     def fit() -> None:
         laws = nbscale.fit_laws(frame, method=method)
@@ -134,7 +160,9 @@ def _laws(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "size": np.tile(np.geomspace(10, 200, 20).round(), n),
         }
     )
-    frame["delta"] = 0.5 * frame["size"] ** -1.0 * (1 + 0.3 * rng.normal(size=len(frame)))
+    frame["delta"] = (
+        0.5 * frame["size"] ** -1.0 * (1 + 0.3 * rng.normal(size=len(frame)))
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nbscale.NbscaleWarning)
         return nbscale.fit_laws(frame)
