@@ -79,10 +79,11 @@ def values(
 
     Notes
     -----
-    Uniform weights: ``value = c * S(alpha) / n`` with ``S(alpha) = sum_{k=k_min}^{k_max}
-    k^-alpha`` over the ``n = k_max - k_min + 1`` integer sizes. The first
-    64 terms are summed directly and the rest by the Euler-Maclaurin
-    formula with six Bernoulli corrections, accurate to about 1e-13
+    Uniform weights: ``value = c * S(alpha) / n`` with
+    ``S(alpha) = sum_{k=k_min}^{k_max} k^-alpha`` over the
+    ``n = k_max - k_min + 1`` integer sizes. The first 64 terms are
+    summed directly and the rest by the Euler-Maclaurin formula with six
+    Bernoulli corrections, accurate to about 1e-13
     relative for ``alpha`` up to about 20. ``S`` and ``dS/dalpha`` come
     together from one evaluation at complex ``alpha`` (complex-step
     differentiation), and
@@ -250,7 +251,7 @@ def recommend(
     if skip_flagged:
         keep = (laws["flag"] == "ok").to_numpy()
     if min_r2 is not None:
-        keep &= laws["r2_log"].to_numpy(dtype=np.float64) >= float(min_r2)
+        keep = keep & (laws["r2_log"].to_numpy(dtype=np.float64) >= float(min_r2))
     table = laws.loc[keep, ["c", "alpha"]].astype(np.float64)
     power = float(size) ** -table["alpha"].to_numpy()
     table["score"] = table["c"].to_numpy() * power

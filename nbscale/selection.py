@@ -226,8 +226,12 @@ def evaluate_selection(
                     f"size, or study more points"
                 )
             after = _fit_and_score(
-                model, data, np.concatenate([base, positions[chosen]]), X_test,
-                y_test, seed,
+                model,
+                data,
+                np.concatenate([base, positions[chosen]]),
+                X_test,
+                y_test,
+                seed,
             )
             changes[repeat, s] = [after[m] - before[m] for m in metric_names]
 
@@ -237,7 +241,7 @@ def evaluate_selection(
         "size": size,
         "n": n,
         "repeats": repeats,
-        "n_test": int(len(y_test)),
+        "n_test": len(y_test),
         "test": test_kind,
         "n_candidates": int(studied.sum()),
     }
@@ -249,7 +253,9 @@ def _check_study(study: object) -> None:
     from nbscale.study import Study
 
     if not isinstance(study, Study):
-        raise TypeError(f"study: expected an nbscale.Study, got {type(study).__name__!r}")
+        raise TypeError(
+            f"study: expected an nbscale.Study, got {type(study).__name__!r}"
+        )
 
 
 def _check_count(name: str, value: object, minimum: int) -> int:
@@ -289,13 +295,13 @@ def _test_split(
         raise ValueError(f"test: expected a fraction in (0, 0.5], got {test!r}")
 
     # Carve the test rows, non-studied rows first within each class.
-    n_test = max(2, int(round(float(test) * data.n_pool)))
+    n_test = max(2, round(float(test) * data.n_pool))
     studied = np.zeros(data.n_pool, dtype=bool)
     studied[positions] = True
     groups = _class_groups(data, np.arange(data.n_pool))
     counts = stratified_counts(np.array([len(g) for g in groups]), n_test)
     picked = []
-    for group, count in zip(groups, counts):
+    for group, count in zip(groups, counts, strict=True):
         shuffled = rng.permutation(group)
         preferred = shuffled[np.argsort(studied[shuffled], kind="stable")]
         picked.append(preferred[:count])
@@ -337,9 +343,9 @@ def _rankings(
     scored = values(local, sizes=window or study.sizes)["value"]
     if skip:
         scored = scored[(local["flag"] == "ok").to_numpy()]
-    orders["window"] = scored.sort_values(ascending=False, kind="stable").index.to_numpy(
-        dtype=np.int64
-    )
+    orders["window"] = scored.sort_values(
+        ascending=False, kind="stable"
+    ).index.to_numpy(dtype=np.int64)
     return orders
 
 
@@ -361,7 +367,11 @@ def _draw_base(
     if not data.is_classifier:
         return np.sort(rng.choice(available, size, replace=False))
     counts = stratified_counts(np.array([len(m) for m in members]), size)
-    picked = [rng.choice(m, c, replace=False) for m, c in zip(members, counts) if c]
+    picked = [
+        rng.choice(m, c, replace=False)
+        for m, c in zip(members, counts, strict=True)
+        if c
+    ]
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from nbscale.apply import recommend, values
 
@@ -79,9 +80,7 @@ def test_values_layout_and_validation() -> None:
         values(laws, sizes=(1.5, 10))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"sizes: expected a pair"):
         values(laws, sizes=100)  # type: ignore[arg-type]
-    with pytest.raises(
-        ValueError, match=r"weights: expected one of \['uniform'\], got 'log'"
-    ):
+    with pytest.raises(ValueError, match=r"weights: use 'uniform', .* got 'log'"):
         values(laws, sizes=(1, 2), weights="log")
     with pytest.raises(
         ValueError, match=r"laws: expected columns .* missing \['c_se'\]"
@@ -89,6 +88,80 @@ def test_values_layout_and_validation() -> None:
         values(laws.drop(columns="c_se"), sizes=(1, 2))
     with pytest.raises(TypeError, match=r"laws: expected the DataFrame"):
         values(laws.to_numpy(), sizes=(1, 2))  # type: ignore[arg-type]
+
+
+def beta_cell_weights(k_min: int, k_max: int, a: float, b: float) -> np.ndarray:
+    """Brute force: integrate the Beta Shapley density over each size's cell."""
+    from scipy import integrate
+
+    n = k_max - k_min + 1
+    density = stats.beta(b, a).pdf
+    cells = [integrate.quad(density, i / n, (i + 1) / n)[0] for i in range(n)]
+    return np.array(cells) / np.sum(cells)
+
+
+@pytest.mark.parametrize(
+    ("window", "shape"),
+    [
+        ((1, 40), (16.0, 1.0)),
+        ((100, 300), (1.0, 16.0)),
+        ((5, 60), (2.0, 3.0)),
+        ((10, 90), (0.5, 0.5)),
+    ],
+)
+def test_beta_weights_match_brute_force(
+    window: tuple[int, int], shape: tuple[float, float]
+) -> None:
+    laws = make_laws([2.0, -0.5, 1.0], [1.3, 0.7, 1.0])
+    result = values(laws, sizes=window, weights=("beta", *shape))
+
+    k = np.arange(window[0], window[1] + 1, dtype=np.float64)
+    weights = beta_cell_weights(*window, *shape)
+    for point, law in laws.iterrows():
+        power = np.sum(weights * k ** -law["alpha"])
+        slope = -law["c"] * np.sum(weights * np.log(k) * k ** -law["alpha"])
+        variance = (
+            power**2 * law["c_se"] ** 2
+            + 2 * power * slope * law["c_alpha_cov"]
+            + slope**2 * law["alpha_se"] ** 2
+        )
+        assert result.loc[point, "value"] == pytest.approx(law["c"] * power, rel=1e-7)
+        assert result.loc[point, "stderr"] == pytest.approx(np.sqrt(variance), rel=1e-7)
+
+
+def test_beta_one_one_is_uniform_and_strings_parse() -> None:
+    laws = make_laws([1.0, 3.0], [0.8, 1.6])
+    uniform = values(laws, sizes=(20, 5000))
+    pd.testing.assert_frame_equal(
+        values(laws, sizes=(20, 5000), weights=("beta", 1, 1)), uniform, rtol=1e-9
+    )
+    spelled = values(laws, sizes=(20, 500), weights="Beta(16, 1)")
+    pd.testing.assert_frame_equal(
+        spelled, values(laws, sizes=(20, 500), weights=("beta", 16, 1))
+    )
+    # Small sizes have larger contributions, so weighting them raises values.
+    small = values(laws, sizes=(20, 500), weights="beta(16,1)")["value"]
+    large = values(laws, sizes=(20, 500), weights="beta(1,16)")["value"]
+    assert (small > values(laws, sizes=(20, 500))["value"]).all()
+    assert (large < values(laws, sizes=(20, 500))["value"]).all()
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        "beta(0, 1)",
+        ("beta", -1, 2),
+        ("beta", 1),
+        ("gamma", 1, 1),
+        "beta(a,b)",
+        3,
+        ("beta", True, 1),
+        ("beta", np.inf, 1),
+    ],
+)
+def test_bad_weights_say_what_is_allowed(weights: object) -> None:
+    with pytest.raises(ValueError, match=r"weights: use 'uniform', \('beta', a, b\)"):
+        values(make_laws([1.0], [1.0]), sizes=(1, 9), weights=weights)  # type: ignore[arg-type]
 
 
 def test_rankings_change_with_size() -> None:
@@ -180,6 +253,16 @@ def test_recommend_validation_names_the_argument(
     laws = make_laws([1.0, 2.0], [1.0, 1.0])
     with pytest.raises(error, match=match):
         recommend(laws, **kwargs)  # type: ignore[arg-type]
+
+
+def test_min_r2_drops_poor_log_fits() -> None:
+    laws = make_laws([9.0, 5.0, 1.0], [1.0, 1.0, 1.0]).assign(r2_log=[0.5, 0.95, 0.9])
+    assert recommend(laws, size=10, min_r2=0.9).index.tolist() == [1, 2]
+    assert recommend(laws, size=10).index.tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match=r"min_r2: expected a number in \[0, 1\]"):
+        recommend(laws, size=10, min_r2=2.0)
+    with pytest.raises(ValueError, match=r"missing \['r2_log'\]"):
+        recommend(laws.drop(columns="r2_log"), size=10, min_r2=0.9)
 
 
 def test_recommend_needs_flag_column_when_skipping() -> None:

@@ -32,7 +32,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from common import fit_quietly, parse_args, r_squared, run_study, save_chart, standardised
+from common import (
+    fit_quietly,
+    parse_args,
+    r_squared,
+    run_study,
+    save_chart,
+    standardised,
+)
 from scipy import stats
 from sklearn.datasets import load_breast_cancer
 
@@ -92,13 +99,23 @@ def main() -> None:
     common = {"model": "logistic", "sizes": WINDOW, "validation": (X[val], y[val])}
 
     study = run_study(
-        args, f"estimators-{n_points}x{counts[-1]}", X_pool, y_pool,
-        samples=counts[-1], points=points, **common,
+        args,
+        f"estimators-{n_points}x{counts[-1]}",
+        X_pool,
+        y_pool,
+        samples=counts[-1],
+        points=points,
+        **common,
     )
     target_args = argparse.Namespace(**{**vars(args), "seed": args.seed + 1})
     target_study = run_study(
-        target_args, f"estimators-target-{n_target}x{target_samples}", X_pool,
-        y_pool, samples=target_samples, points=target_points, **common,
+        target_args,
+        f"estimators-target-{n_target}x{target_samples}",
+        X_pool,
+        y_pool,
+        samples=target_samples,
+        points=target_points,
+        **common,
     )
 
     # The target and its split-half reliability.
@@ -138,7 +155,8 @@ def chart(table: pd.DataFrame) -> None:
     import altair as alt
 
     long = table.melt(
-        id_vars=["m", "estimator"], value_vars=["R²", "Pearson", "Spearman"],
+        id_vars=["m", "estimator"],
+        value_vars=["R²", "Pearson", "Spearman"],
         var_name="score",
     )
     lines = (
@@ -146,7 +164,9 @@ def chart(table: pd.DataFrame) -> None:
         .mark_line(point=True)
         .encode(
             x=alt.X("m:Q", scale=alt.Scale(type="log"), title="observations per point"),
-            y=alt.Y("value:Q", title=None, scale=alt.Scale(domain=[-0.5, 1], clamp=True)),
+            y=alt.Y(
+                "value:Q", title=None, scale=alt.Scale(domain=[-0.5, 1], clamp=True)
+            ),
             color=alt.Color("estimator:N"),
         )
         .properties(width=220, height=200)

@@ -58,9 +58,9 @@ def held_out_r2(
         .reset_index()
     )
     law = laws.loc[means["point"]]
-    means["predicted"] = law["c"].to_numpy() * means["size"].to_numpy() ** -law[
-        "alpha"
-    ].to_numpy()
+    means["predicted"] = (
+        law["c"].to_numpy() * means["size"].to_numpy() ** -law["alpha"].to_numpy()
+    )
     means["se2"] = means["sd"] ** 2 / means["count"]
 
     rows = []

@@ -81,7 +81,9 @@ def main() -> None:
     chart(laws, strong, theory, fitted)
 
 
-def chart(laws: pd.DataFrame, strong: pd.Series, theory: np.ndarray, fitted: np.ndarray) -> None:
+def chart(
+    laws: pd.DataFrame, strong: pd.Series, theory: np.ndarray, fitted: np.ndarray
+) -> None:
     """Alpha histogram with the theory line; fitted against theoretical value."""
     import altair as alt
 
@@ -102,8 +104,10 @@ def chart(laws: pd.DataFrame, strong: pd.Series, theory: np.ndarray, fitted: np.
         )
         .properties(width=280, height=220, title="alpha of strong helpful points")
     )
-    rule = alt.Chart(pd.DataFrame({"alpha": [2.0]})).mark_rule(color="red").encode(
-        x="alpha:Q"
+    rule = (
+        alt.Chart(pd.DataFrame({"alpha": [2.0]}))
+        .mark_rule(color="red")
+        .encode(x="alpha:Q")
     )
     scatter = (
         alt.Chart(frame)

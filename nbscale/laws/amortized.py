@@ -257,7 +257,7 @@ def fit_amortized(
     bias = _initial_bias(problem)
     rng = np.random.default_rng(seed)
     n_points = len(index)
-    n_val = int(round(settings["validation_fraction"] * n_points))
+    n_val = round(settings["validation_fraction"] * n_points)
     n_val = max(n_val, min(_MIN_VAL_POINTS, n_points // 4), 1)
     order = rng.permutation(len(index))
     val_points, train_points = np.sort(order[:n_val]), np.sort(order[n_val:])
@@ -386,9 +386,7 @@ def _check_labels(
     else:
         array = np.asarray(labels)
         if array.ndim != 1:
-            raise ValueError(
-                f"labels: expected a 1-D array, got shape {array.shape!r}"
-            )
+            raise ValueError(f"labels: expected a 1-D array, got shape {array.shape!r}")
         if isinstance(features, pd.DataFrame):
             if len(array) != len(features):
                 raise ValueError(
@@ -518,8 +516,13 @@ def _initial_bias(problem: _Problem) -> FloatArray:
     magnitude = np.maximum(np.abs(pooled.c), 1e-3)
     sigma = np.maximum(pooled.sigma, 1e-3)
     bias = np.stack(
-        [np.zeros_like(alpha), np.log(magnitude), np.log(alpha), np.log(sigma),
-         np.log(beta)],
+        [
+            np.zeros_like(alpha),
+            np.log(magnitude),
+            np.log(alpha),
+            np.log(sigma),
+            np.log(beta),
+        ],
         axis=1,
     )
     return np.asarray(bias, dtype=np.float64)
@@ -638,7 +641,9 @@ class _Trainer:
         torch = self.torch
         out = network(self.x[points]).view(len(points), self.problem.n_blocks, 5)
         own = out[torch.arange(len(points)), self.block[points]]
-        return _point_loss(torch, own, self.t[points], self.d[points], self.mask[points])
+        return _point_loss(
+            torch, own, self.t[points], self.d[points], self.mask[points]
+        )
 
     def _evaluate(self, network: Any, points: NDArray[np.int64]) -> float:
         """Mean negative log-likelihood per observation, in delta units."""

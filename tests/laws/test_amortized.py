@@ -41,8 +41,13 @@ def simulate(
     delta = mean + sd * rng.standard_normal(point.size)
     observations = pd.DataFrame({"point": point, "size": size, "delta": delta})
     truth = pd.DataFrame(
-        {"c": psi_ref * K_REF**alpha, "alpha": alpha, "c_se": 0.0, "alpha_se": 0.0,
-         "c_alpha_cov": 0.0}
+        {
+            "c": psi_ref * K_REF**alpha,
+            "alpha": alpha,
+            "c_se": 0.0,
+            "alpha_se": 0.0,
+            "c_alpha_cov": 0.0,
+        }
     )
     return observations, x, truth
 
@@ -164,8 +169,13 @@ def test_bad_arguments_name_themselves(
 
 
 def test_needs_two_points_and_string_labels_need_a_frame() -> None:
-    one = pd.DataFrame({"point": [0] * 5, "size": [10, 20, 30, 40, 50],
-                        "delta": [0.1, 0.05, 0.03, 0.02, 0.02]})
+    one = pd.DataFrame(
+        {
+            "point": [0] * 5,
+            "size": [10, 20, 30, 40, 50],
+            "delta": [0.1, 0.05, 0.03, 0.02, 0.02],
+        }
+    )
     with pytest.raises(ValueError, match=r"at least 2 points"):
         fit_amortized(one, np.zeros((1, 2)))
     named = one.assign(point=["a", "a", "b", "b", "b"])
@@ -183,8 +193,15 @@ def test_fit_laws_points_to_the_amortized_entry() -> None:
 
 def test_study_routes_the_amortized_method(wine: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = wine
-    study = nbscale.Study(X, y, sizes=(20, 60), samples=5, points=range(0, 178, 6),
-                          store=":memory:", random_state=0)
+    study = nbscale.Study(
+        X,
+        y,
+        sizes=(20, 60),
+        samples=5,
+        points=range(0, 178, 6),
+        store=":memory:",
+        random_state=0,
+    )
     study.run(progress=False, executor="inline")
     laws = study.laws("amortized", **FAST)
     assert laws.index.tolist() == sorted(study.observations()["point"].unique())
