@@ -39,6 +39,12 @@ _IDENTITY_KEYS = (
     "allocation",
 )
 
+# Keys that join the identity only when they differ from their defaults, so
+# the fingerprints of studies made before they existed stay the same.
+# "engine" and "device" are not among them: the engines agree within 1e-6,
+# except for "mlp", whose training procedure is recorded as "trainer".
+_OPTIONAL_IDENTITY: dict[str, Any] = {"design": "paired", "group_size": None, "trainer": None}
+
 
 def check_random_state(random_state: Any) -> int:
     """Normalise ``random_state`` to a root seed in ``[0, 2**63)``.
@@ -161,6 +167,13 @@ def study_fingerprint(config: dict[str, Any], data: Dataset) -> str:
     """
     digest = hashlib.sha256()
     identity = {k: config.get(k) for k in _IDENTITY_KEYS}
+    identity.update(
+        {
+            k: config[k]
+            for k, default in _OPTIONAL_IDENTITY.items()
+            if config.get(k, default) != default
+        }
+    )
     digest.update(json.dumps(identity, sort_keys=True).encode())
     for name, array in sorted(dataset_arrays(data).items()):
         digest.update(name.encode())

@@ -182,9 +182,15 @@ def evaluate_selection(
         raise TypeError(
             "laws: expected the DataFrame of nbscale.fit_laws, indexed by point"
         )
-    positions = study._point_positions(laws.index)
-    if (positions < 0).any():
-        raise ValueError("laws: its index holds labels that are not pool points")
+    try:
+        positions = study._point_positions(laws.index)
+    except (KeyError, IndexError, TypeError, ValueError):
+        positions = np.full(len(laws), -1)
+    if len(positions) == 0 or (positions < 0).any():
+        raise ValueError(
+            "laws: expected rows indexed by studied points (labels of rows in "
+            "the study's training pool), got labels outside it"
+        )
 
     # Test split, then what base sets and candidates may use.
     X_test, y_test, test_rows, test_kind = _test_split(study, test, positions, rng)

@@ -34,12 +34,14 @@ from nbscale.config import (
     study_fingerprint,
 )
 from nbscale.data import Dataset, check_dataset, draw_subset
+from nbscale.designs import GROUP_SIZE, SharedPlan, SharedSource, check_design
 from nbscale.driver import Driver
 from nbscale.exceptions import FitFailureWarning, StoreError
 from nbscale.learners import (
     Learner,
-    SklearnLearner,
+    check_engine,
     check_model,
+    learner_for,
     model_spec,
     rebuild_model,
 )
@@ -70,10 +72,11 @@ class Study:
     target : str, optional
         The label column of a DataFrame ``X``.
     model : str or estimator, default="logistic"
-        ``"logistic"`` (exactly ``LogisticRegression()``: L2, C=1,
+        ``"logistic"`` (``LogisticRegression()``'s model: L2, C=1,
         multinomial beyond two classes), ``"linear"`` (ordinary least
-        squares), ``"ridge"`` (``Ridge()``), or any scikit-learn estimator,
-        cloned for every fit.
+        squares), ``"ridge"`` (``Ridge()``), ``"mlp"`` (one hidden layer of
+        32 units, fixed initialisation per study), or any scikit-learn
+        estimator, cloned for every fit.
     sizes : tuple (k_min, k_max) or list of int, default=(100, 1000)
         The inclusive range of subset sizes ``k``, or explicit sizes.
     samples : int, default=100
@@ -108,6 +111,28 @@ class Study:
         the points whose ``alpha_se`` is largest, at the two ends of the
         log-size window (see :class:`nbscale.allocation.AdaptiveSource`).
         Combine it with a stopping rule in :meth:`run`.
+    design : {"shared", "paired"}, optional
+        ``"paired"`` draws a subset ``D`` per observation, as the paper
+        does. ``"shared"`` draws ``D`` from the whole pool and uses its fit
+        as the baseline of every point of a group that ``D`` misses:
+        per-point results are distributed as in the paired design, at a
+        fraction of the cost, while observations of different points on
+        one ``D`` are correlated (see :mod:`nbscale.designs`). Default:
+        ``"shared"`` with uniform allocation, ``"paired"`` with adaptive.
+    engine : {"auto", "batched", "sklearn"}, default="auto"
+        Who fits the models. ``"auto"`` uses nbscale's batched engines for
+        the built-in models and for the scikit-learn estimators they
+        reproduce (``LogisticRegression`` with an L2 penalty, ``Ridge``,
+        ``LinearRegression``), and scikit-learn for the rest;
+        ``"sklearn"`` always clones and fits the estimator. Engines return
+        the converged optimum, so observations agree within 1e-6 and the
+        choice does not change the study's identity (except for
+        ``"mlp"``, whose two engines train differently); see
+        :func:`nbscale.learners.learner_for`.
+    device : None or str, optional
+        Where the batched engines compute: None for numpy on the CPU,
+        ``"cuda"`` (or ``"cpu"``) for torch there, ``"auto"`` for CUDA
+        when available.
 
     Attributes
     ----------
@@ -119,8 +144,8 @@ class Study:
     Notes
     -----
     An observation is ``delta = L(f_D) - L(f_{D + z})`` on the validation
-    split, for a class-stratified subset ``D`` of size ``k`` drawn from the
-    pool without ``z``. Its seed derives from the root seed and the draw id
+    split, for a class-stratified subset ``D`` of size ``k`` that does not
+    contain ``z``. Its seed derives from the root seed and the draw id
     alone, so results do not depend on the executor or worker count.
 
     The default store is a file rather than memory because the point of a
@@ -156,11 +181,16 @@ class Study:
         store: str | os.PathLike[str] | None = None,
         random_state: int | None = None,
         allocation: str = "uniform",
+        design: str | None = None,
+        engine: str = "auto",
+        device: Any = None,
     ) -> None:
         # Validate every argument once, here.
         root_seed = check_random_state(random_state)
         samples = check_samples(samples)
         allocation = check_allocation(allocation)
+        design = check_design(design, allocation)
+        engine = check_engine(engine)
         if isinstance(points, range):
             points = list(points)
         data = check_dataset(
@@ -172,6 +202,7 @@ class Study:
             random_state=root_seed % (2**32),
         )
         model = check_model(model, is_classifier=data.is_classifier)
+        learner = learner_for(model, engine=engine, device=device)
         resolved_metric = check_metric(metric, is_classifier=data.is_classifier)
         window, grid = check_sizes(sizes, schedule, data.n_pool, data.n_classes)
         chosen = (
@@ -192,6 +223,11 @@ class Study:
             "points": data.rows[chosen].tolist(),
             "root_seed": root_seed,
             "allocation": allocation,
+            "design": design,
+            "group_size": GROUP_SIZE if design == "shared" else None,
+            "engine": engine,
+            "device": None if device is None else str(device),
+            "trainer": _trainer(model, learner),
             "validation": "explicit" if isinstance(validation, tuple) else validation,
             **dataset_config(data),
         }
@@ -217,12 +253,17 @@ class Study:
         self._metric = metric
         grid = config["grid"]
         points = data.pool_position(np.asarray(config["points"], dtype=np.int64))
-        self._plan = Plan(
-            points=points,
-            samples=int(config["samples"]),
-            window=(int(config["window"][0]), int(config["window"][1])),
-            grid=None if grid is None else np.asarray(grid, dtype=np.int64),
-            root_seed=int(config["root_seed"]),
+        options = {
+            "points": points,
+            "samples": int(config["samples"]),
+            "window": (int(config["window"][0]), int(config["window"][1])),
+            "grid": None if grid is None else np.asarray(grid, dtype=np.int64),
+            "root_seed": int(config["root_seed"]),
+        }
+        self._plan: Plan | SharedPlan = (
+            SharedPlan(**options, data=data, group_size=int(config["group_size"]))
+            if config.get("design", "paired") == "shared"
+            else Plan(**options)
         )
         self._lock = threading.RLock()
         self._flag = StopFlag()
@@ -540,16 +581,19 @@ class Study:
                 f"metric: this study used the callable {self._config['metric']!r}; "
                 f"pass it again: nbscale.open(path, metric=function)"
             )
-        learner = (
-            self._model
-            if isinstance(self._model, Learner)
-            else SklearnLearner(self._model)
+        learner = learner_for(
+            self._model,
+            engine=self._config.get("engine", "auto"),
+            device=self._config.get("device"),
+            random_state=int(self._config["root_seed"]) % (2**31 - 1),
         )
         return EvaluationContext(self._data, learner, self._metric)
 
     def _source(self) -> DrawSource:
         """Where the next run takes its draws from."""
         stored = self._store.done_draws()
+        if isinstance(self._plan, SharedPlan):
+            return SharedSource(self._plan, self._plan.pending(stored))
         if self._config.get("allocation", "uniform") == "adaptive":
             return AdaptiveSource(self._plan, stored, self._laws_below)
         done = np.zeros(self.n_target, dtype=bool)
@@ -799,14 +843,20 @@ class Study:
                 if point is None
                 else int(self._data.pool_position(np.array([point]))[0])
             )
-        elif 0 <= draw < self.n_target and self._config.get("allocation") != "adaptive":
+        elif isinstance(self._plan, SharedPlan) and self._plan.draw_spec(draw):
+            excluded, size, seed = self._plan.draw_spec(draw)  # type: ignore[misc]
+        elif (
+            isinstance(self._plan, Plan)
+            and 0 <= draw < self.n_target
+            and self._config.get("allocation") != "adaptive"
+        ):
             batch = self._plan.batch(np.array([draw]))
             excluded = int(batch.excluded[0])
             size, seed = int(batch.size[0]), int(batch.seed[0])
         else:
             raise ValueError(
-                f"draw: expected a draw id in [0, {self.n_target - 1}] or one "
-                f"stored in this study, got {draw!r}"
+                f"draw: expected a draw id of this study's plan or one stored "
+                f"in it, got {draw!r}"
             )
         return self._data.rows[draw_subset(self._data, excluded, size, seed)]
 
@@ -868,11 +918,11 @@ class Study:
         key = (len(observations), repr(sorted(options.items())))
         cache = self.__dict__.setdefault("_amortized_cache", {})
         if key not in cache:
-            index = pd.Index(pd.unique(observations["point"]))
-            positions = self._point_positions(index)
-            features = pd.DataFrame(self._data.X_train[positions], index=index)
+            # Every pool row goes in: the classifier pretraining uses them all.
+            index = pd.Index(self._labels_of(self._data.rows))
+            features = pd.DataFrame(self._data.X_train, index=index)
             labels = (
-                pd.Series(self._data.y_train[positions], index=index)
+                pd.Series(self._data.y_train, index=index)
                 if self._data.is_classifier
                 else None
             )
@@ -1067,12 +1117,21 @@ def _open_or_create(
             f"{config['fingerprint']!r}); pass another path, or reopen it "
             f"with nbscale.open"
         )
-    if stored.get("samples") != config["samples"]:
-        # Draw ids run round by round, so a new target extends the same plan.
-        stored["samples"] = config["samples"]
+    # Draw ids run round by round, so a new target extends the same plan;
+    # the engine and device may change, since observations do not.
+    changed = [k for k in ("samples", "engine", "device") if stored.get(k) != config[k]]
+    if changed:
+        stored.update({k: config[k] for k in changed})
         store.write_config(stored)
     logger.info("resuming study %s from %s", config["fingerprint"], path)
     return store
+
+
+def _trainer(model: Any, learner: Learner) -> str | None:
+    """For ``"mlp"``, which training the observations come from."""
+    if model != "mlp":
+        return None
+    return "sklearn" if type(learner).__name__ == "SklearnLearner" else "batched"
 
 
 def open_study(

@@ -161,8 +161,11 @@ def test_bad_arguments_name_themselves(wine: tuple[np.ndarray, np.ndarray]) -> N
     with pytest.raises(ValueError, match=r"size: a base set of 500 plus 3"):
         run(size=500)
     with pytest.raises(ValueError, match=r"n: strategy 'matched' found only"):
-        run(size=80, n=40)
+        run(size=60, n=40)
     with pytest.raises(ValueError, match=r"test: expected X_test of shape"):
         run(test=(np.zeros((5, 2)), np.zeros(5)))
     with pytest.raises(ValueError, match=r"test: y_test holds classes"):
         run(test=(X[:5], np.full(5, 9)))
+    outside = synthetic_laws(np.array([10_000]), np.array([False]))
+    with pytest.raises(ValueError, match=r"laws: expected rows indexed by studied"):
+        run(laws=outside)

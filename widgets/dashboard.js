@@ -260,7 +260,8 @@ function render({ model, el }) {
     h("input", { type: "text", placeholder: "e.g. 3, 17, 250", size: "18" })
   );
   const displaySelect = /** @type {HTMLSelectElement} */ (
-    h("select", {}, ["means", "cloud", "both"].map((mode) => h("option", { value: mode }, [mode])))
+    h("select", {}, ["means", "cloud", "both"].map((mode) =>
+      h("option", { value: mode }, [mode])))
   );
   const slider = /** @type {HTMLInputElement} */ (
     h("input", { type: "range", min: "0", max: String(SLIDER_STEPS), step: "1" })
@@ -295,14 +296,14 @@ function render({ model, el }) {
         chartSlots.curves,
       ]),
       h("section", { class: "nbscale-panel" }, [
-        h("h4", {}, ["α and c across points (click a point to plot it)"]),
-        chartSlots.laws,
-      ]),
-      h("section", { class: "nbscale-panel" }, [
         h("h4", {}, ["Aggregate loss"]),
         chartSlots.aggregate,
       ]),
-      h("section", { class: "nbscale-panel" }, [
+      h("section", { class: "nbscale-panel nbscale-wide" }, [
+        h("h4", {}, ["α and c across points (click a point to plot it)"]),
+        chartSlots.laws,
+      ]),
+      h("section", { class: "nbscale-panel nbscale-wide" }, [
         h("h4", {}, ["Points to add or remove at size ", sizeLabel]),
         slider,
         h("div", { class: "nbscale-tables" }, [addTable, removeTable]),
@@ -371,7 +372,8 @@ function render({ model, el }) {
 
   /** @param {HTMLElement} table @param {string} title @param {TableRow[]} rows */
   const fillTable = (table, title, rows) => {
-    const head = h("tr", {}, ["point", "score ± se", "α", "c"].map((name) => h("th", {}, [name])));
+    const names = ["point", "score ± se", "α", "c"];
+    const head = h("tr", {}, names.map((name) => h("th", {}, [name])));
     const body = rows.map((row) => {
       const line = h("tr", { "data-point": row.point }, [
         h("td", {}, [row.label ? `${row.point} (${row.label})` : row.point]),
@@ -478,7 +480,8 @@ function render({ model, el }) {
   /** @param {{type?: string}} message @param {WireBuffer[]} buffers */
   const onMessage = (message, buffers) => {
     if (message?.type === "update") {
-      queue = queue.then(() => applyUpdate(/** @type {UpdateMessage} */ (message), buffers ?? [])).catch(fail);
+      const update = /** @type {UpdateMessage} */ (message);
+      queue = queue.then(() => applyUpdate(update, buffers ?? [])).catch(fail);
     }
   };
   const onError = () => showError(model.get("error") ?? "");

@@ -180,11 +180,12 @@ def chart(scatter: pd.DataFrame, alphas: pd.DataFrame) -> None:
         .encode(
             x=alt.X("alpha:Q", bin=alt.Bin(maxbins=30), title="alpha (helpful, ok)"),
             y=alt.Y("count():Q", stack=None, title="points"),
-            color=alt.Color("dataset:N"),
+            color=alt.Color("dataset:N", scale=alt.Scale(range=["#f58518", "#54a24b"])),
         )
         .properties(width=260, height=220)
     )
-    save_chart(alt.hconcat(left, right), "law_holds")
+    combined = alt.hconcat(left, right).resolve_scale(color="independent")
+    save_chart(combined, "law_holds")
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from nbscale.laws._network import BETA_RANGE, Problem, Trainer, predict, pretrain
 from nbscale.laws.fit import LAW_COLUMNS, _check_observations
 from nbscale.laws.likelihood import ALPHA_BOUNDS, fit_likelihood
 
@@ -43,43 +43,13 @@ __all__ = ["fit_amortized"]
 
 FloatArray = NDArray[np.float64]
 
-# Range of beta: the network outputs log beta, so beta stays positive.
-BETA_RANGE = (1e-3, 16.0)
 
-# Penalty weight on (alpha - 1)^2, as in the reference design.
-_ALPHA_PENALTY = 1e-5
-_WARMUP_EPOCHS = 5
 # Held-out points for early stopping: at least this many (up to a quarter).
 _MIN_VAL_POINTS = 32
-# Batches shrink for small problems so that an epoch has this many steps.
-_MIN_STEPS_PER_EPOCH = 8
-_GRADIENT_CLIP = 0.5
 # Floors on variances, relative to the scale they are compared with.
 _EIGEN_FLOOR = 1e-12
 _BOUND_TOL = 1e-6
 _LOG_2PI = math.log(2 * math.pi)
-
-
-@dataclass(frozen=True)
-class _Problem:
-    """The observations of every point, padded, in scaled coordinates.
-
-    ``t`` is ``log(k / k_ref)`` and ``d`` is ``delta / scale``, both of
-    shape ``(n_points, n_max)`` with ``mask`` marking real entries;
-    ``x`` are the standardised features and ``block`` the output block of
-    each point.
-    """
-
-    x: FloatArray
-    block: NDArray[np.int64]
-    t: FloatArray
-    d: FloatArray
-    mask: NDArray[np.bool_]
-    counts: NDArray[np.int64]
-    n_sizes: NDArray[np.int64]
-    log_k_ref: float
-    scale: float
-    n_blocks: int
 
 
 def fit_amortized(
@@ -95,6 +65,7 @@ def fit_amortized(
     weight_decay: float = 1e-5,
     validation_fraction: float = 0.1,
     refit: bool = True,
+    pretrain_epochs: int = 10,
     random_state: int | None = 0,
 ) -> pd.DataFrame:
     """Fit every point's scaling law with one network over point features.
@@ -108,12 +79,15 @@ def fit_amortized(
         Features of the points. A DataFrame is indexed by point label and
         must hold a row for every point of ``observations``; an array is
         indexed by position, so the point labels must be integers in
-        ``[0, n_rows)`` (as in a study on arrays). Features are
-        standardised internally.
+        ``[0, n_rows)`` (as in a study on arrays). Rows of points without
+        observations may be included: they serve the classifier
+        pretraining. Features are standardised over the rows.
     labels : Series or array-like of shape (n_rows,), optional
-        Class of each point, indexed like ``features``. Each class gets
-        its own output block. None (regression, or no classes) uses one
-        block for every point.
+        Class of each row: an array aligned with the rows of
+        ``features``, or a Series indexed like them (by point label, or by
+        position for an array). Every observed point needs one. Each class
+        gets its own output block. None (regression, or no classes) uses
+        one block for every point and skips pretraining.
     hidden : tuple of int, default=(128, 128)
         Widths of the hidden layers (GELU activations).
     max_epochs : int, default=300
@@ -137,6 +111,12 @@ def fit_amortized(
         best number of epochs, so held-out points contribute their own
         observations too. False keeps the best network of the first run,
         whose laws for the held-out points come from their features alone.
+    pretrain_epochs : int, default=10
+        Epochs of classifier pretraining: the hidden layers first learn to
+        predict ``labels`` from ``features`` over every labelled row, so
+        the law head can tell a point whose label does not fit its
+        features (a mislabelled point). 0 skips it; ignored without
+        ``labels``.
     random_state : int or None, default=0
         Seed of the split, the initial weights and the batch order. The
         same seed gives the same laws on the same machine and torch
@@ -150,8 +130,8 @@ def fit_amortized(
         ``c_se``, ``alpha_se`` and ``c_alpha_cov`` come from the point's
         own likelihood at the predicted law (see Notes); ``nll`` is the
         mean Gaussian negative log-likelihood per observation at the
-        predicted law; ``converged`` is True for every point of a finished
-        training; ``flag`` is ``"at_bound"`` where ``alpha`` or ``beta``
+        predicted law; ``converged`` is True unless the held-out loss was
+        never finite; ``flag`` is ``"at_bound"`` where ``alpha`` or ``beta``
         sits on an edge of its range and ``"ok"`` otherwise. No value is
         NaN or infinite. ``attrs`` holds diagnostics:
 
@@ -197,12 +177,20 @@ def fit_amortized(
     noise scale, detached from the graph, which leaves the gradients
     unchanged and keeps float32 values near one. The head starts at zero
     weights with biases set to a pooled likelihood fit of each class, so
-    training starts from one law per class. No classifier pretraining is
-    done (it needs classes, and regression has none). AdamW, cosine
+    training starts from one law per class. AdamW, cosine
     schedule with a linear warm-up of 5 epochs, gradient norm clipped at
     0.5, early stopping on the held-out points with the best weights kept.
     ``alpha`` is clamped to ``[1e-3, 8]`` and ``beta`` to ``[1e-3, 16]``.
-    The sign of ``c`` is the sign of the logit.
+    With labels, the hidden layers are first pretrained as a classifier
+    (cross-entropy, AdamW, constant learning rate) on every labelled row
+    of ``features``, as in the reference design.
+
+    The sign of ``c`` goes beyond the reference, which takes the sign of
+    the logit: here the logit is a prior log-odds from the features, and
+    the point's own evidence, the log-likelihood ratio of its observations
+    under ``+|c|`` and ``-|c|``, is added to it. A point whose label
+    contradicts its features is an outlier the network smooths over; its
+    own observations still mark it harmful.
 
     Standard errors: the amortized law is not a per-point maximum
     likelihood estimate, and its sampling error has no closed form. The
@@ -212,8 +200,11 @@ def fit_amortized(
     largest. Pooling across points usually makes the amortized law more
     accurate than that, so read them as conservative; they are never NaN.
 
-    Runs in float32 on the CPU: about 10-30 s for a few thousand points
-    with tens of observations each.
+    Runs in float32 on the CPU, with torch set to one thread during the
+    fit (restored afterwards): about 5-30 s for a few thousand points
+    with tens of observations each. The network needs many points to
+    learn from: with a hundred or so, early stopping ends training almost
+    at once and the laws stay close to one pooled law per class.
 
     Examples
     --------
@@ -237,8 +228,8 @@ def fit_amortized(
             f"observations: the amortized fit needs at least 2 points to hold "
             f"one out, got {len(index)}; use fit_laws for a single point"
         )
-    x = _check_features(features, index)
-    block, n_blocks = _check_labels(labels, features, index)
+    rows, point_rows, row_labels = _check_features(features, index)
+    codes_all, n_blocks = _check_labels(labels, row_labels, point_rows)
     settings = _check_settings(
         hidden=hidden,
         max_epochs=max_epochs,
@@ -248,12 +239,16 @@ def fit_amortized(
         weight_decay=weight_decay,
         validation_fraction=validation_fraction,
         refit=refit,
+        pretrain_epochs=pretrain_epochs,
     )
     seed = _check_seed(random_state)
     torch = _import_torch()
 
     # Prepare padded tensors and the starting law of each block.
-    problem = _prepare(codes, sizes, deltas, x, block, n_blocks)
+    block = np.zeros(len(index), dtype=np.int64)
+    if codes_all is not None:
+        block = codes_all[point_rows]
+    problem = _prepare(codes, sizes, deltas, rows[point_rows], block, n_blocks)
     bias = _initial_bias(problem)
     rng = np.random.default_rng(seed)
     n_points = len(index)
@@ -268,19 +263,26 @@ def fit_amortized(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        trainer = _Trainer(torch, problem, bias, settings, seed)
+        body = None
+        if codes_all is not None and settings["pretrain_epochs"] > 0:
+            labelled = codes_all >= 0
+            body = pretrain(
+                torch, rows[labelled], codes_all[labelled], n_blocks, settings, seed
+            )
+        trainer = Trainer(torch, problem, bias, settings, seed, body)
         result = trainer.fit(train_points, val_points, stop_early=True)
         network = result["network"]
         if settings["refit"]:
             every = np.arange(len(index))
             refitted = trainer.fit(every, None, n_epochs=result["best_epoch"])
             network = refitted["network"]
-        raw = _predict(torch, network, problem)
+        raw = predict(torch, network, problem)
     finally:
         torch.set_num_threads(threads)
 
     # Assemble the documented frame.
     laws = _assemble(problem, raw, index)
+    laws["converged"] = bool(np.isfinite(result["val_loss"]))
     laws.attrs = {
         "method": "amortized",
         "val_loss": float(result["val_loss"]),
@@ -306,35 +308,47 @@ def _import_torch() -> Any:
     return torch
 
 
-def _check_features(features: Any, index: pd.Index) -> FloatArray:
-    """Feature rows of the observed points, shape ``(n_points, n_features)``."""
+def _check_features(
+    features: Any, index: pd.Index
+) -> tuple[FloatArray, NDArray[np.int64], pd.Index]:
+    """Standardised feature rows, the row of each point, and the row labels.
+
+    Returns the rows, shape ``(n_rows, n_features)``, the row of each
+    observed point, shape ``(n_points,)``, and the label of each row (the
+    DataFrame's index, or positions for an array).
+    """
     if isinstance(features, pd.DataFrame):
-        missing = index.difference(features.index)
-        if len(missing):
+        if not features.index.is_unique:
+            raise ValueError("features: expected a unique index of point labels")
+        point_rows = features.index.get_indexer(index)
+        if (point_rows < 0).any():
+            missing = index[point_rows < 0][:5].tolist()
             raise ValueError(
                 f"features: expected a row for every observed point, missing "
-                f"{missing[:5].tolist()!r}"
+                f"{missing!r}"
             )
         try:
-            matrix = features.loc[index].to_numpy(dtype=np.float64)
+            matrix = features.to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise TypeError(
                 "features: expected numeric columns; encode or drop the others"
             ) from err
+        row_labels = features.index
     else:
         try:
-            table = np.asarray(features, dtype=np.float64)
+            matrix = np.asarray(features, dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise TypeError(
                 f"features: expected a numeric array of shape (n_rows, "
                 f"n_features) or a DataFrame, got {type(features).__name__!r}"
             ) from err
-        if table.ndim != 2:
+        if matrix.ndim != 2:
             raise ValueError(
                 f"features: expected a 2-D array of shape (n_rows, n_features), "
-                f"got shape {table.shape!r}"
+                f"got shape {matrix.shape!r}"
             )
-        matrix = table[_positions(index, table.shape[0], "features")]
+        point_rows = _positions(index, matrix.shape[0], "features")
+        row_labels = pd.RangeIndex(matrix.shape[0])
     if matrix.ndim != 2 or matrix.shape[1] == 0:
         raise ValueError(f"features: expected at least one column, got {matrix.shape}")
     if not np.isfinite(matrix).all():
@@ -343,11 +357,12 @@ def _check_features(features: Any, index: pd.Index) -> FloatArray:
             f"{int((~np.isfinite(matrix)).sum())} NaN or infinite entries"
         )
 
-    # Standardise over the points; constant columns stay at zero.
+    # Standardise over the rows; constant columns stay at zero.
     centre = matrix.mean(axis=0)
     spread = matrix.std(axis=0)
     spread = np.where(spread > 0, spread, 1.0)
-    return np.asarray((matrix - centre) / spread, dtype=np.float64)
+    rows = np.asarray((matrix - centre) / spread, dtype=np.float64)
+    return rows, point_rows.astype(np.int64), row_labels
 
 
 def _positions(index: pd.Index, n_rows: int, name: str) -> NDArray[np.int64]:
@@ -369,33 +384,28 @@ def _positions(index: pd.Index, n_rows: int, name: str) -> NDArray[np.int64]:
 
 
 def _check_labels(
-    labels: Any, features: Any, index: pd.Index
-) -> tuple[NDArray[np.int64], int]:
-    """Output block of each observed point and the number of blocks."""
+    labels: Any, row_labels: pd.Index, point_rows: NDArray[np.int64]
+) -> tuple[NDArray[np.int64] | None, int]:
+    """Class code of every row (-1 where unknown) and the number of blocks."""
     if labels is None:
-        return np.zeros(len(index), dtype=np.int64), 1
+        return None, 1
     if isinstance(labels, pd.Series):
-        aligned = labels.reindex(index)
-        if aligned.isna().any():
-            missing = index[aligned.isna().to_numpy()][:5].tolist()
-            raise ValueError(
-                f"labels: expected a class for every observed point, got none "
-                f"for {missing!r}"
-            )
-        values = aligned.to_numpy()
+        values = labels.reindex(row_labels)
     else:
         array = np.asarray(labels)
-        if array.ndim != 1:
-            raise ValueError(f"labels: expected a 1-D array, got shape {array.shape!r}")
-        if isinstance(features, pd.DataFrame):
-            if len(array) != len(features):
-                raise ValueError(
-                    f"labels: expected {len(features)} labels, one per row of "
-                    f"features, got {len(array)}"
-                )
-            values = pd.Series(array, index=features.index).loc[index].to_numpy()
-        else:
-            values = array[_positions(index, len(array), "labels")]
+        if array.ndim != 1 or len(array) != len(row_labels):
+            raise ValueError(
+                f"labels: expected {len(row_labels)} labels, one per row of "
+                f"features, got shape {array.shape!r}"
+            )
+        values = pd.Series(array, index=row_labels)
+    missing = values.isna().to_numpy()
+    if missing[point_rows].any():
+        absent = row_labels[point_rows[missing[point_rows]]][:5].tolist()
+        raise ValueError(
+            f"labels: expected a class for every observed point, got none for "
+            f"{absent!r}"
+        )
     codes, uniques = pd.factorize(values, sort=False)
     return codes.astype(np.int64), max(len(uniques), 1)
 
@@ -412,10 +422,10 @@ def _check_settings(**settings: Any) -> dict[str, Any]:
             f"hidden: expected a non-empty tuple of positive layer widths, "
             f"got {hidden!r}"
         )
-    for name in ("max_epochs", "patience", "batch_size"):
-        value = settings[name]
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+    for name in ("max_epochs", "patience", "batch_size", "pretrain_epochs"):
+        value, minimum = settings[name], 0 if name == "pretrain_epochs" else 1
+        if not _is_int(value) or value < minimum:
+            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
     for name in ("learning_rate", "weight_decay"):
         value = settings[name]
         minimum_ok = value > 0 if name == "learning_rate" else value >= 0
@@ -456,7 +466,7 @@ def _prepare(
     x: FloatArray,
     block: NDArray[np.int64],
     n_blocks: int,
-) -> _Problem:
+) -> Problem:
     """Pad the observations of every point into rectangular arrays."""
     n_points = x.shape[0]
     log_size = np.log(sizes)
@@ -481,7 +491,7 @@ def _prepare(
     # Distinct sizes per point, for the n_sizes column.
     pairs = np.unique(np.stack([codes, sizes]), axis=1)
     n_sizes = np.bincount(pairs[0].astype(np.int64), minlength=n_points)
-    return _Problem(
+    return Problem(
         x=x,
         block=block,
         t=t,
@@ -495,7 +505,7 @@ def _prepare(
     )
 
 
-def _initial_bias(problem: _Problem) -> FloatArray:
+def _initial_bias(problem: Problem) -> FloatArray:
     """Head biases, shape ``(n_blocks, 5)``: one pooled law per block.
 
     All observations of a block are fitted as if they came from a single
@@ -528,216 +538,22 @@ def _initial_bias(problem: _Problem) -> FloatArray:
     return np.asarray(bias, dtype=np.float64)
 
 
-# ---------------------------------------------------------------- training
-class _Trainer:
-    """Builds, trains and early-stops the law network."""
-
-    def __init__(
-        self,
-        torch: Any,
-        problem: _Problem,
-        bias: FloatArray,
-        settings: dict[str, Any],
-        seed: int,
-    ) -> None:
-        self.torch = torch
-        self.problem = problem
-        self.bias = bias
-        self.settings = settings
-        self.seed = seed
-        as_tensor = torch.as_tensor
-        self.x = as_tensor(problem.x, dtype=torch.float32)
-        self.block = as_tensor(problem.block, dtype=torch.int64)
-        self.t = as_tensor(problem.t, dtype=torch.float32)
-        self.d = as_tensor(problem.d, dtype=torch.float32)
-        self.mask = as_tensor(problem.mask, dtype=torch.float32)
-
-    def network(self) -> Any:
-        """A fresh MLP whose head starts at the pooled laws."""
-        torch = self.torch
-        torch.manual_seed(self.seed)
-        layers: list[Any] = []
-        width = self.problem.x.shape[1]
-        for size in self.settings["hidden"]:
-            layers += [torch.nn.Linear(width, size), torch.nn.GELU()]
-            width = size
-        head = torch.nn.Linear(width, 5 * self.problem.n_blocks)
-        with torch.no_grad():
-            head.weight.zero_()
-            head.bias.copy_(torch.as_tensor(self.bias.reshape(-1)))
-        return torch.nn.Sequential(*layers, head)
-
-    def fit(
-        self,
-        train_points: NDArray[np.int64],
-        val_points: NDArray[np.int64] | None,
-        *,
-        stop_early: bool = False,
-        n_epochs: int | None = None,
-    ) -> dict[str, Any]:
-        """Train on ``train_points``; early-stop on ``val_points``."""
-        torch = self.torch
-        settings = self.settings
-        network = self.network()
-        optimiser = torch.optim.AdamW(
-            network.parameters(),
-            lr=settings["learning_rate"],
-            weight_decay=settings["weight_decay"],
-        )
-        # Small problems get smaller batches, so an epoch is several steps.
-        batch_size = min(
-            settings["batch_size"],
-            max(1, math.ceil(len(train_points) / _MIN_STEPS_PER_EPOCH)),
-        )
-        steps_per_epoch = math.ceil(len(train_points) / batch_size)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, _cosine_with_warmup(steps_per_epoch, settings["max_epochs"])
-        )
-        generator = torch.Generator().manual_seed(self.seed)
-        train = torch.as_tensor(train_points, dtype=torch.int64)
-        last_epoch = settings["max_epochs"] if n_epochs is None else n_epochs
-
-        best: dict[str, Any] = {"val_loss": math.inf, "best_epoch": last_epoch}
-        history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
-        epoch = 0
-        for epoch in range(1, last_epoch + 1):
-            # One pass over the training points in random batches.
-            network.train()
-            permutation = train[torch.randperm(len(train), generator=generator)]
-            for batch in torch.split(permutation, batch_size):
-                loss = self._loss(network, batch)["objective"]
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(network.parameters(), _GRADIENT_CLIP)
-                optimiser.step()
-                schedule.step()
-            if not stop_early or val_points is None:
-                continue
-
-            # Held-out loss; keep the best weights.
-            train_loss = self._evaluate(network, train_points)
-            val_loss = self._evaluate(network, val_points)
-            history["train_loss"].append(train_loss)
-            history["val_loss"].append(val_loss)
-            if val_loss < best["val_loss"]:
-                best = {
-                    "val_loss": val_loss,
-                    "train_loss": train_loss,
-                    "best_epoch": epoch,
-                    "state": {k: v.clone() for k, v in network.state_dict().items()},
-                }
-            elif epoch - best["best_epoch"] >= settings["patience"]:
-                break
-
-        if "state" in best:
-            network.load_state_dict(best["state"])
-        else:
-            best.setdefault("train_loss", math.nan)
-        best.update(network=network, n_epochs=epoch, history=history)
-        return best
-
-    def _loss(self, network: Any, points: Any) -> dict[str, Any]:
-        """Per-point losses of a batch of points, and the batch objective."""
-        torch = self.torch
-        out = network(self.x[points]).view(len(points), self.problem.n_blocks, 5)
-        own = out[torch.arange(len(points)), self.block[points]]
-        return _point_loss(
-            torch, own, self.t[points], self.d[points], self.mask[points]
-        )
-
-    def _evaluate(self, network: Any, points: NDArray[np.int64]) -> float:
-        """Mean negative log-likelihood per observation, in delta units."""
-        torch = self.torch
-        network.eval()
-        with torch.no_grad():
-            index = torch.as_tensor(points, dtype=torch.int64)
-            nll = self._loss(network, index)["nll"]
-        return float(nll.mean()) + math.log(self.problem.scale) + 0.5 * _LOG_2PI
-
-
-def _cosine_with_warmup(steps_per_epoch: int, max_epochs: int) -> Any:
-    """Learning-rate factor per step: linear warm-up, then cosine to zero."""
-    warmup = max(1, _WARMUP_EPOCHS * steps_per_epoch)
-    total = max(warmup + 1, max_epochs * steps_per_epoch)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / (total - warmup))
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def _point_loss(torch: Any, own: Any, t: Any, d: Any, mask: Any) -> dict[str, Any]:
-    """The loss of each point from its block of five outputs.
-
-    Returns ``objective`` (the batch mean of the training loss), ``nll``
-    (per point: mean negative log-likelihood per observation of the
-    better sign, in scaled units, without the ``log 2 pi / 2`` constant)
-    and ``positive`` (per point: whether the positive sign won).
-    """
-    logit, log_c, log_alpha, log_sigma, log_beta = own.unbind(dim=1)
-    log_alpha = log_alpha.clamp(math.log(ALPHA_BOUNDS[0]), math.log(ALPHA_BOUNDS[1]))
-    log_beta = log_beta.clamp(math.log(BETA_RANGE[0]), math.log(BETA_RANGE[1]))
-    alpha, beta = log_alpha.exp(), log_beta.exp()
-
-    # Law and noise sd in units of the detached noise scale sigma'.
-    unit = log_sigma.detach()[:, None]
-    mean = torch.exp(log_c[:, None] - alpha[:, None] * t - unit)
-    log_sd = log_sigma[:, None] - 0.5 * beta[:, None] * t - unit
-    scaled = d * torch.exp(-unit)
-    inverse_sd = torch.exp(-log_sd)
-
-    # Mean NLL per observation for both signs; the better sign wins.
-    n_obs = mask.sum(dim=1).clamp(min=1.0)
-    common = (log_sd * mask).sum(dim=1)
-    plus = 0.5 * (((scaled - mean) * inverse_sd) ** 2 * mask).sum(dim=1)
-    minus = 0.5 * (((scaled + mean) * inverse_sd) ** 2 * mask).sum(dim=1)
-    nll_plus = (common + plus) / n_obs
-    nll_minus = (common + minus) / n_obs
-    positive = (nll_plus <= nll_minus).to(own.dtype)
-    best = torch.minimum(nll_plus, nll_minus)
-
-    sign_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        logit, positive.detach(), reduction="none"
-    )
-    penalty = _ALPHA_PENALTY * (alpha - 1.0) ** 2
-    objective = (best + sign_loss + penalty).mean()
-    # Undo the detached shift so the reported NLL is the true one.
-    return {"objective": objective, "nll": best + unit[:, 0], "positive": positive}
-
-
-# ------------------------------------------------------------ predictions
-def _predict(torch: Any, network: Any, problem: _Problem) -> dict[str, FloatArray]:
-    """The five outputs of every point's own block, in float64."""
-    network.eval()
-    with torch.no_grad():
-        x = torch.as_tensor(problem.x, dtype=torch.float32)
-        out = network(x).view(len(problem.x), problem.n_blocks, 5)
-        own = out[torch.arange(len(problem.x)), torch.as_tensor(problem.block)]
-    own_np = own.double().numpy()
-    return {
-        "logit": own_np[:, 0],
-        "log_c": own_np[:, 1],
-        "alpha": np.exp(
-            np.clip(own_np[:, 2], math.log(ALPHA_BOUNDS[0]), math.log(ALPHA_BOUNDS[1]))
-        ),
-        "log_sigma": own_np[:, 3],
-        "beta": np.exp(
-            np.clip(own_np[:, 4], math.log(BETA_RANGE[0]), math.log(BETA_RANGE[1]))
-        ),
-    }
-
-
 def _assemble(
-    problem: _Problem, raw: dict[str, FloatArray], index: pd.Index
+    problem: Problem, raw: dict[str, FloatArray], index: pd.Index
 ) -> pd.DataFrame:
     """Predicted laws in delta units, with errors, NLL and flags."""
-    sign = np.where(raw["logit"] >= 0, 1.0, -1.0)
-    c_ref = sign * np.exp(raw["log_c"])
+    # Sign: the network's log-odds plus the point's own evidence, the
+    # log-likelihood ratio of its observations under +|c| and -|c|.
     sigma_ref = np.exp(raw["log_sigma"])
     alpha, beta = raw["alpha"], raw["beta"]
+    u = np.exp(-alpha[:, None] * problem.t)
+    sd = sigma_ref[:, None] * np.exp(-0.5 * beta[:, None] * problem.t)
+    magnitude = np.exp(raw["log_c"])[:, None]
+    plus = ((problem.d - magnitude * u) / sd) ** 2
+    minus = ((problem.d + magnitude * u) / sd) ** 2
+    log_odds = raw["logit"] + 0.5 * ((minus - plus) * problem.mask).sum(axis=1)
+    sign = np.where(log_odds >= 0, 1.0, -1.0)
+    c_ref = sign * np.exp(raw["log_c"])
 
     # Errors of (c', alpha) from the Fisher information, then of (c, alpha).
     cov = _fisher_covariance(problem, c_ref, alpha, sigma_ref, beta)
@@ -752,8 +568,6 @@ def _assemble(
         c_alpha_cov = unit * cov[:, 0, 1] + slope * cov[:, 1, 1]
 
     # Mean NLL per observation, in delta units.
-    u = np.exp(-alpha[:, None] * problem.t)
-    sd = sigma_ref[:, None] * np.exp(-0.5 * beta[:, None] * problem.t)
     z = (problem.d - c_ref[:, None] * u) / sd
     per_obs = np.log(sd) + 0.5 * z**2
     nll = (per_obs * problem.mask).sum(axis=1) / problem.counts
@@ -792,7 +606,7 @@ def _on_edge(values: FloatArray, bounds: tuple[float, float]) -> NDArray[np.bool
 
 
 def _fisher_covariance(
-    problem: _Problem,
+    problem: Problem,
     c_ref: FloatArray,
     alpha: FloatArray,
     sigma_ref: FloatArray,

@@ -11,11 +11,14 @@ means numpy (see benchmarks/README.md).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Backend", "check_device", "import_torch"]
+__all__ = ["Backend", "check_device", "import_torch", "single_threaded"]
 
 
 def import_torch() -> Any:
@@ -35,6 +38,36 @@ def import_torch() -> Any:
             "version), or pass device=None to use numpy"
         ) from err
     return torch
+
+
+@contextmanager
+def single_threaded(device: str | None) -> Iterator[None]:
+    """Run BLAS, and torch on the CPU, on one thread inside the block.
+
+    The engines issue many small products, for which one thread is
+    fastest, and a busy machine makes extra threads far slower (measured:
+    18x for the MLP engine on 2 shared cores). Parallelism comes from
+    worker processes instead. Thread counts are process-wide, so they are
+    restored on exit.
+
+    Examples
+    --------
+    >>> with single_threaded(None):
+    ...     pass
+    """
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    on_cpu = torch is not None and (device is None or device.startswith("cpu"))
+    previous = torch.get_num_threads() if on_cpu else 0
+    with threadpool_limits(limits=1, user_api="blas"):
+        if on_cpu:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if on_cpu:
+                torch.set_num_threads(previous)
 
 
 def check_device(device: Any) -> str | None:
@@ -157,6 +190,40 @@ class Backend:
     def copy(self, values: Any) -> Any:
         return values.copy() if self.name == "numpy" else values.clone()
 
+    def cast(self, values: Any) -> Any:
+        """``values`` (for example booleans) as this backend's float type."""
+        if self.name == "numpy":
+            return values.astype(self.dtype)
+        return values.to(self.dtype)
+
+    def arange(self, n: int) -> Any:
+        """``0, 1, ..., n - 1`` as floats."""
+        return self.asarray(np.arange(n, dtype=np.float64))
+
+    def eye(self, n: int) -> Any:
+        return self.asarray(np.eye(n))
+
+    def where(self, condition: np.ndarray, a: Any, b: Any) -> Any:
+        """Elementwise choice; ``condition`` (numpy bool) broadcasts from the left."""
+        shape = condition.shape + (1,) * (len(a.shape) - condition.ndim)
+        mask = condition.reshape(shape)
+        if self.name == "numpy":
+            return np.where(mask, a, b)
+        return self.xp.where(self.xp.as_tensor(mask, device=self.device), a, b)
+
+    def repeat(self, values: Any, n: int, axis: int) -> Any:
+        """``n`` copies of ``values`` along a new axis ``axis``."""
+        if self.name == "numpy":
+            return np.repeat(np.expand_dims(values, axis), n, axis=axis)
+        return self.xp.stack([values] * n, dim=axis) if n else (
+            values.unsqueeze(axis)[(slice(None),) * axis + (slice(0, 0),)]
+        )
+
+    def permute(self, values: Any, axes: tuple[int, ...]) -> Any:
+        if self.name == "numpy":
+            return values.transpose(axes)
+        return values.permute(axes)
+
     # ------------------------------------------------------------ elementwise
     def sigmoid(self, values: Any) -> Any:
         if self.name == "numpy":
@@ -199,35 +266,36 @@ class Backend:
         ok : ndarray of bool, shape (...)
         """
         if self.name == "numpy":
-            try:
-                factors = np.linalg.cholesky(matrices)
-                ok = np.ones(matrices.shape[:-2], dtype=bool)
-            except np.linalg.LinAlgError:
-                return self._cholesky_one_by_one(matrices)
-            return factors, ok & np.isfinite(factors).all(axis=(-1, -2))
+            return self._cholesky_one_by_one(matrices)
         factors, info = self.xp.linalg.cholesky_ex(matrices)
         ok = (info == 0) & self.xp.isfinite(factors).all(dim=-1).all(dim=-1)
         return factors, ok.cpu().numpy()
 
     def _cholesky_one_by_one(self, matrices: np.ndarray) -> tuple[Any, Any]:
+        # LAPACK directly: the numpy and scipy wrappers cost more than the
+        # factorisation itself at these sizes.
+        from scipy.linalg.lapack import dpotrf
+
         flat = matrices.reshape(-1, *matrices.shape[-2:])
-        factors = np.zeros_like(flat)
+        factors = np.empty_like(flat)
         ok = np.zeros(len(flat), dtype=bool)
         for i, matrix in enumerate(flat):
-            try:
-                factors[i] = np.linalg.cholesky(matrix)
-                ok[i] = np.isfinite(factors[i]).all()
-            except np.linalg.LinAlgError:
-                factors[i] = np.eye(matrix.shape[-1])
-        shape = matrices.shape[:-2]
-        return factors.reshape(matrices.shape), ok.reshape(shape)
+            factor, info = dpotrf(matrix, lower=1, clean=1)
+            ok[i] = info == 0 and bool(np.isfinite(factor).all())
+            factors[i] = factor if ok[i] else np.eye(matrix.shape[-1])
+        return factors.reshape(matrices.shape), ok.reshape(matrices.shape[:-2])
 
     def cho_solve(self, factors: Any, rhs: Any) -> Any:
         """Solve ``H x = rhs`` given lower factors of ``H``; rhs (..., n, m)."""
         if self.name == "numpy":
-            from scipy.linalg import cho_solve
+            from scipy.linalg.lapack import dpotrs
 
-            return cho_solve((factors, True), rhs, check_finite=False)
+            out = np.empty(np.broadcast_shapes(factors.shape[:-2], rhs.shape[:-2]) + rhs.shape[-2:])
+            factors_b = np.broadcast_to(factors, out.shape[:-2] + factors.shape[-2:])
+            rhs_b = np.broadcast_to(rhs, out.shape)
+            for index in np.ndindex(out.shape[:-2]):
+                out[index] = dpotrs(factors_b[index], rhs_b[index], lower=1)[0]
+            return out
         return self.xp.cholesky_solve(rhs, factors)
 
     def solve(self, matrices: Any, rhs: Any) -> Any:

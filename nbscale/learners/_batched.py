@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nbscale.data import Dataset, draw_subset
-from nbscale.learners._backend import Backend, check_device
+from nbscale.learners._backend import Backend, check_device, single_threaded
 from nbscale.learners.base import BatchResult
 from nbscale.metrics import Metric, error_rate, log_loss, squared_error
 from nbscale.sampling import DrawBatch
@@ -211,6 +211,9 @@ class BatchedLearner:
         """A scikit-learn estimator with the engine's exact definition."""
         raise NotImplementedError
 
+    def _new_backend(self) -> Backend:
+        return Backend(self.device)
+
     def _covers(self, data: Dataset, subset: np.ndarray) -> bool:
         """Whether the engine fits this subset exactly (else scikit-learn)."""
         return True
@@ -230,6 +233,12 @@ class BatchedLearner:
         BatchResult
         """
         started = time.perf_counter()
+        with single_threaded(self._new_backend().device):
+            result = self._evaluate(data, batch, metric)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _evaluate(self, data: Dataset, batch: DrawBatch, metric: Metric) -> BatchResult:
         backend, prepared = self._prepared(data)
 
         # Regenerate every D; draws the engine does not cover go elsewhere.
@@ -261,15 +270,13 @@ class BatchedLearner:
 
         if fallback:
             parts.append(self._refit_with_sklearn(data, batch, metric, fallback))
-        result = _concatenate(parts)
-        result.seconds = time.perf_counter() - started
-        return result
+        return _concatenate(parts)
 
     def _prepared(self, data: Dataset) -> tuple[Backend, dict[str, Any]]:
         """The backend and the per-dataset arrays, computed once."""
         with self._lock:
             if self._cache.get("data") is not data:
-                backend = Backend(self.device)
+                backend = self._new_backend()
                 self._cache = {
                     "data": data,
                     "backend": backend,

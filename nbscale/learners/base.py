@@ -30,7 +30,7 @@ __all__ = [
     "rebuild_model",
 ]
 
-BUILTIN_MODELS = ("logistic", "linear", "ridge")
+BUILTIN_MODELS = ("logistic", "linear", "ridge", "mlp")
 
 # Estimators that `nbscale.open` may rebuild from a store: only classes from
 # these packages, and only from their public modules, are ever imported.
@@ -111,7 +111,8 @@ def check_model(model: Any, *, is_classifier: bool) -> Any:
     Parameters
     ----------
     model : str, estimator or Learner
-        A built-in name (``"logistic"``, ``"linear"``, ``"ridge"``), any
+        A built-in name (``"logistic"``, ``"linear"``, ``"ridge"``,
+        ``"mlp"``), any
         scikit-learn compatible estimator (it needs ``fit`` and
         ``predict``, and ``get_params`` to be cloned), or a ready
         :class:`Learner` (an object with ``evaluate``), used as is.
@@ -142,12 +143,12 @@ def check_model(model: Any, *, is_classifier: bool) -> Any:
         if model == "logistic" and not is_classifier:
             raise ValueError(
                 "model: 'logistic' needs class labels, but y holds continuous "
-                "targets; use 'linear' or 'ridge'"
+                "targets; use 'linear', 'ridge' or 'mlp'"
             )
-        if model != "logistic" and is_classifier:
+        if model in ("linear", "ridge") and is_classifier:
             raise ValueError(
                 f"model: {model!r} is a regressor, but y holds class labels; "
-                f"use 'logistic' or pass a classifier"
+                f"use 'logistic', 'mlp' or pass a classifier"
             )
         return model
     if isinstance(model, Learner):
@@ -161,13 +162,37 @@ def check_model(model: Any, *, is_classifier: bool) -> Any:
     return model
 
 
-def build_model(model: Any) -> Any:
+def build_model(
+    model: Any, *, is_classifier: bool = True, random_state: int | None = None
+) -> Any:
     """An unfitted estimator for a built-in name, or a clone of ``model``.
+
+    Parameters
+    ----------
+    model : str or estimator
+    is_classifier : bool, default=True
+        Chooses between ``MLPClassifier`` and ``MLPRegressor`` for
+        ``"mlp"``.
+    random_state : int, optional
+        The fixed seed of ``"mlp"``'s initialisation (the study's, so every
+        fit starts from the same weights).
+
+    Notes
+    -----
+    ``"logistic"`` is ``LogisticRegression()``'s model solved to
+    convergence (``solver="newton-cholesky", tol=1e-12``), so that
+    ``engine="sklearn"`` and the batched engine agree within 1e-6.
+    The scikit-learn form of ``"mlp"`` is ``MLPClassifier`` (or
+    ``MLPRegressor``) with ``hidden_layer_sizes=(32,)``, its defaults
+    otherwise, and ``random_state``. The batched engine trains a different,
+    full-batch version (:class:`nbscale.learners.mlp.MLPLearner`).
 
     Examples
     --------
     >>> type(build_model("ridge")).__name__
     'Ridge'
+    >>> build_model("mlp", is_classifier=False, random_state=3).random_state
+    3
     """
     from sklearn.base import clone
 
@@ -176,11 +201,18 @@ def build_model(model: Any) -> Any:
     if model == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression()
+        # The converged L2 model, as the batched engine computes it;
+        # lbfgs at its default tol=1e-4 stops about 1e-5 short in deltas.
+        return LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000)
     if model == "linear":
         from sklearn.linear_model import LinearRegression
 
         return LinearRegression()
+    if model == "mlp":
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+        network = MLPClassifier if is_classifier else MLPRegressor
+        return network(hidden_layer_sizes=(32,), random_state=random_state)
     from sklearn.linear_model import Ridge
 
     return Ridge()

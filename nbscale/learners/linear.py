@@ -174,20 +174,19 @@ class LinearLearner(BatchedLearner):
         t = self._intercepts(shift, residual, W, n)
 
         # One step of iterative refinement: the normal equations lose
-        # accuracy as cond(X)**2; a correction from the residuals restores
-        # what a QR or SVD solve, such as scikit-learn's, would give.
-        for _ in range(2):
-            r = (yc - (Xc @ w[..., None])[..., 0]) * arrays.mask
-            gradient = (Xc.mT @ r[..., None])[..., 0] - self.alpha * w
-            w = w + backend.cho_solve(factors, gradient[..., None])[..., 0]
-            R = (yc[..., None] - Xc @ W - t[:, None, :]) * arrays.mask[..., None]
-            r_z = residual - (shift * W.mT).sum(axis=-1) - t
+        # accuracy as cond(X)**2; a correction computed from the residuals
+        # brings it back to what scikit-learn's SVD-based solve gives.
+        r = (yc - (Xc @ w[..., None])[..., 0]) * arrays.mask
+        gradient = (Xc.mT @ r[..., None])[..., 0] - self.alpha * w
+        w = w + backend.cho_solve(factors, gradient[..., None])[..., 0]
+        R = (yc[..., None] - Xc @ W - t[:, None, :]) * arrays.mask[..., None]
+        r_z = residual - (shift * W.mT).sum(axis=-1) - t
+        G = Xc.mT @ R + shift.mT * r_z[:, None, :] - self.alpha * W
+        if self.fit_intercept:
             total = R.sum(axis=1) + r_z
-            G = Xc.mT @ R + shift.mT * r_z[:, None, :]
-            if self.fit_intercept:
-                G = G - shift.mT * (total * (1.0 - gamma[:, None]))[:, None, :]
-            W = W + solve(G - self.alpha * W)
-            t = self._intercepts(shift, residual, W, n)
+            G = G - shift.mT * (total * (1.0 - gamma[:, None]))[:, None, :]
+        W = W + solve(G)
+        t = self._intercepts(shift, residual, W, n)
 
         # Validation predictions.
         X_val = prepared["X_val"][None] - mean[:, None, :]

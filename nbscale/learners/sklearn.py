@@ -42,6 +42,9 @@ class SklearnLearner:
     fit_timeout : float, optional
         Seconds one fit may take before it is abandoned and recorded as a
         failure ("fit exceeded the time limit").
+    random_state : int, optional
+        The seed of the built-in ``"mlp"`` (see
+        :func:`~nbscale.learners.build_model`); other models ignore it.
 
     Notes
     -----
@@ -72,9 +75,15 @@ class SklearnLearner:
     1
     """
 
-    def __init__(self, model: Any, fit_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        fit_timeout: float | None = None,
+        random_state: int | None = None,
+    ) -> None:
         self.model = model
         self.fit_timeout = fit_timeout
+        self.random_state = random_state
 
     def evaluate(self, data: Dataset, batch: DrawBatch, metric: Metric) -> BatchResult:
         """Fit, score and difference every request of ``batch``.
@@ -135,7 +144,9 @@ class SklearnLearner:
         if data.is_classifier and len(np.unique(y)) < 2:
             raise FitFailure("the subset holds a single class")
 
-        estimator = build_model(self.model)
+        estimator = build_model(
+            self.model, is_classifier=data.is_classifier, random_state=self.random_state
+        )
         params = estimator.get_params(deep=False)
         if "random_state" in params and params["random_state"] is None:
             estimator.set_params(random_state=seed)

@@ -138,7 +138,7 @@ def warm_up() -> threading.Thread:
             dashboard_esm()
             import altair  # noqa: F401 - slow to import; the charts need it
             import anywidget  # noqa: F401
-        except Exception:  # noqa: BLE001 - reported again on first real use
+        except Exception:
             logger.warning("could not prepare the dashboard front-end", exc_info=True)
 
     thread = threading.Thread(target=build, name="nbscale-bundle", daemon=True)

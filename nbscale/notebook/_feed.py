@@ -114,13 +114,13 @@ def fit_study(
         except ValueError as err:  # no observations yet: nothing to show
             logger.debug("laws not ready: %s", err)
             return result
-        except Exception as err:  # noqa: BLE001 - shown in the widget
+        except Exception as err:
             result.errors.append(f"fitting the laws failed: {err}")
             return result
         result.laws = laws
         try:
             result.aggregate = study.aggregate()
-        except Exception as err:  # noqa: BLE001 - shown in the widget
+        except Exception as err:
             result.errors.append(f"fitting the aggregate curve failed: {err}")
 
     try:
@@ -128,12 +128,14 @@ def fit_study(
 
         result.table = {
             "size": int(target),
-            "add": recommend_rows(recommend(laws, size=target, n=n_table, action="add")),
+            "add": recommend_rows(
+                recommend(laws, size=target, n=n_table, action="add")
+            ),
             "remove": recommend_rows(
                 recommend(laws, size=target, n=n_table, action="remove")
             ),
         }
-    except Exception as err:  # noqa: BLE001 - shown in the widget
+    except Exception as err:
         result.errors.append(f"ranking points at size {target} failed: {err}")
     if only_table:
         result.laws = None
@@ -361,43 +363,35 @@ class Feed:
         """
         buffers: list[memoryview] = []
         changes: list[dict[str, Any]] = []
+
+        def change(view: str, name: str, frame: pd.DataFrame, **how: Any) -> None:
+            changes.append(data_change(view, name, frame, buffers, **how))
+
         everything = self._replace_all
         curves = everything or self._replace_curves
         fits = everything or self._new_fit
 
         # The observations of the selected points: new rows, or all of them.
         if curves:
-            changes.append(
-                data_change("curves", "cloud", self._cloud_frame(), buffers, mode="replace")
-            )
-            changes.append(
-                data_change("curves", "means", self._means.frame(), buffers, mode="replace")
-            )
+            change("curves", "cloud", self._cloud_frame(), mode="replace")
+            change("curves", "means", self._means.frame(), mode="replace")
         else:
             if self._new_cloud:
                 fresh = pd.concat(self._new_cloud, ignore_index=True)
-                changes.append(data_change("curves", "cloud", fresh, buffers))
+                change("curves", "cloud", fresh)
             if self._changed_cells:
                 cells = self._means.frame(sorted(self._changed_cells))
-                changes.append(
-                    data_change(
-                        "curves", "means", cells, buffers, mode="upsert", key=("point", "bin")
-                    )
-                )
+                change("curves", "means", cells, mode="upsert", key=("point", "bin"))
 
         # The fitted curves, laws and aggregate: replaced as a whole.
         if curves or fits:
-            changes.append(
-                data_change("curves", "fit", self._fit_frame(), buffers, mode="replace")
-            )
+            change("curves", "fit", self._fit_frame(), mode="replace")
         if fits and self.laws is not None:
             frame = laws_frame(self.laws, self.max_laws, keep=self.selected)
-            changes.append(data_change("laws", "laws", frame, buffers, mode="replace"))
+            change("laws", "laws", frame, mode="replace")
         if fits and self._aggregate is not None:
             frame = aggregate_frame(self._aggregate)
-            changes.append(
-                data_change("aggregate", "aggregate", frame, buffers, mode="replace")
-            )
+            change("aggregate", "aggregate", frame, mode="replace")
 
         message = None
         table = self._table if (everything or self._new_table) else None
@@ -433,7 +427,9 @@ class Feed:
             frame = laws_frame(self.laws, SNAPSHOT_LAWS, keep=self.selected)
             data["laws"] = {"laws": json_columns(frame)}
         if self._aggregate is not None:
-            data["aggregate"] = {"aggregate": json_columns(aggregate_frame(self._aggregate))}
+            data["aggregate"] = {
+                "aggregate": json_columns(aggregate_frame(self._aggregate))
+            }
         return {"data": data, "table": self._table}
 
     # ------------------------------------------------------------- helpers
@@ -462,7 +458,8 @@ class Feed:
         if kept.empty:
             return
         for key, count in kept["point"].value_counts().items():
-            self._cloud_counts[str(key)] = self._cloud_counts.get(str(key), 0) + int(count)
+            previous = self._cloud_counts.get(str(key), 0)
+            self._cloud_counts[str(key)] = previous + int(count)
         self._cloud.append(kept)
         if fresh:
             self._new_cloud.append(kept)

@@ -25,6 +25,7 @@ import pandas as pd
 __all__ = [
     "BAND_Z",
     "N_SIZE_BINS",
+    "UNFITTED_FLAGS",
     "MeanAccumulator",
     "aggregate_frame",
     "cloud_frame",
@@ -45,7 +46,10 @@ BAND_Z = 1.96
 """Half-width, in standard errors, of every band and error bar (95 %)."""
 
 _N_GRID = 24
-_MAX_LOG_HALF_WIDTH = 50.0
+_MAX_LOG_HALF_WIDTH = float(np.log(100.0))
+
+UNFITTED_FLAGS = frozenset({"too_few_observations", "single_size", "zero_variance"})
+"""Flags of laws that were not fitted at all (their numbers are placeholders)."""
 
 
 def point_key(label: Hashable) -> str:
@@ -287,8 +291,10 @@ def fit_curves(
         ``n_grid`` rows per drawable point, RangeIndex, columns ``point``
         (str), ``k``, ``fit``, ``lower`` and ``upper`` (float64). The band
         is ``BAND_Z`` standard errors of ``log|c| - alpha log k`` by the
-        delta method; it collapses onto the line when standard errors are
-        missing. Points without a finite, non-zero ``c`` are skipped.
+        delta method, at most a factor 100 either side; missing standard
+        errors count as zero. Points without a
+        finite, non-zero ``c``, and laws not fitted (``UNFITTED_FLAGS``),
+        are skipped.
 
     Examples
     --------
@@ -298,7 +304,7 @@ def fit_curves(
     >>> curve["fit"].round(3).tolist()
     [2.0, 0.2, 0.02]
     """
-    by_key = laws.rename(index=point_key)
+    by_key = _fitted(laws).rename(index=point_key)
     wanted = [key for key in keys if key in by_key.index]
     rows = by_key.loc[wanted]
     c = rows["c"].to_numpy(dtype=np.float64)
@@ -311,12 +317,14 @@ def fit_curves(
     c = rows["c"].to_numpy(dtype=np.float64)[:, None]
     alpha = rows["alpha"].to_numpy(dtype=np.float64)[:, None]
     log_fit = np.log(np.abs(c)) - alpha * log_k
-    c_se = _column(rows, "c_se")[:, None]
-    alpha_se = _column(rows, "alpha_se")[:, None]
-    cov = _column(rows, "c_alpha_cov")[:, None]
+    c_se, alpha_se, cov = (
+        np.nan_to_num(_column(rows, name), nan=0.0)[:, None]
+        for name in ("c_se", "alpha_se", "c_alpha_cov")
+    )
     variance = (c_se / c) ** 2 - 2 * log_k * cov / c + (log_k * alpha_se) ** 2
-    half = BAND_Z * np.sqrt(np.clip(np.nan_to_num(variance, nan=0.0), 0.0, None))
-    # A hopeless fit can have a band wider than floats hold: cap it.
+    half = BAND_Z * np.sqrt(np.clip(variance, 0.0, None))
+    # An early fit can have a band of many decades; beyond 100x it says
+    # nothing more and would only squash the axis.
     half = np.minimum(half, _MAX_LOG_HALF_WIDTH)
 
     n_rows = len(rows)
@@ -329,6 +337,13 @@ def fit_curves(
             "upper": np.exp(log_fit + half).ravel(),
         }
     )
+
+
+def _fitted(laws: pd.DataFrame) -> pd.DataFrame:
+    """The laws that were fitted: flagged neither too few nor constant."""
+    if "flag" not in laws:
+        return laws
+    return laws[~laws["flag"].isin(UNFITTED_FLAGS)]
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -359,8 +374,8 @@ def laws_frame(
     DataFrame
         RangeIndex, columns ``point`` (str), ``alpha``, ``c``, ``abs_c``
         (float64) and ``flag`` (str, ``"ok"`` when the fit is fine). Points
-        whose ``alpha`` or ``c`` is not finite, or whose ``c`` is zero,
-        are left out.
+        whose ``alpha`` or ``c`` is not finite, whose ``c`` is zero, or
+        that were not fitted (``UNFITTED_FLAGS``) are left out.
 
     Examples
     --------
@@ -370,9 +385,10 @@ def laws_frame(
     >>> laws_frame(laws)[["point", "abs_c"]].to_dict("list")
     {'point': ['0', '1'], 'abs_c': [1.0, 2.0]}
     """
+    laws = _fitted(laws)
     c = laws["c"].to_numpy(dtype=np.float64)
     alpha = laws["alpha"].to_numpy(dtype=np.float64)
-    flag = laws["flag"] if "flag" in laws else pd.Series("", index=laws.index)
+    flag = laws["flag"] if "flag" in laws else pd.Series("ok", index=laws.index)
     frame = pd.DataFrame(
         {
             "point": np.array([point_key(label) for label in laws.index], dtype=object),
@@ -417,7 +433,10 @@ def spanning_points(laws: pd.DataFrame, n: int) -> list[Any]:
     >>> spanning_points(laws, 3)
     [10, 12, 11]
     """
-    usable = laws[np.isfinite(laws["alpha"]) & np.isfinite(laws["c"]) & (laws["c"] != 0)]
+    laws = _fitted(laws)
+    usable = laws[
+        np.isfinite(laws["alpha"]) & np.isfinite(laws["c"]) & (laws["c"] != 0)
+    ]
     if "flag" in usable and (usable["flag"] == "ok").any():
         usable = usable[usable["flag"] == "ok"]
     if usable.empty or n <= 0:

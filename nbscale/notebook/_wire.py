@@ -80,9 +80,7 @@ def data_change(
     columns = []
     for name in frame.columns:
         series = frame[name]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
-            series
-        ):
+        if _is_number(series):
             values = np.ascontiguousarray(series.to_numpy(dtype="<f8"))
             columns.append({"name": str(name), "buffer": len(buffers)})
             buffers.append(memoryview(values.tobytes()))
@@ -123,9 +121,7 @@ def json_columns(frame: pd.DataFrame, digits: int = 4) -> dict[str, Any]:
     columns = []
     for name in frame.columns:
         series = frame[name]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
-            series
-        ):
+        if _is_number(series):
             numbers = series.to_numpy(dtype=np.float64)
             values = [
                 float(f"{number:.{digits}g}") if np.isfinite(number) else None
@@ -135,6 +131,12 @@ def json_columns(frame: pd.DataFrame, digits: int = 4) -> dict[str, Any]:
             values = series.astype(str).tolist()
         columns.append({"name": str(name), "values": values})
     return {"rows": len(frame), "columns": columns}
+
+
+def _is_number(series: pd.Series) -> bool:
+    """Numeric and not boolean: sent as float64."""
+    dtypes = pd.api.types
+    return bool(dtypes.is_numeric_dtype(series) and not dtypes.is_bool_dtype(series))
 
 
 class Throttle:

@@ -130,7 +130,9 @@ def curves_chart(
     def visible(hidden_when: str, value: float) -> Any:
         if not live:
             return alt.value(value)
-        return alt.condition(f"display == '{hidden_when}'", alt.value(0), alt.value(value))
+        return alt.condition(
+            f"display == '{hidden_when}'", alt.value(0), alt.value(value)
+        )
 
     log_y = alt.Scale(type="log")
     band = (

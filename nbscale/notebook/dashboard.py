@@ -153,9 +153,7 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
             selected=keys,
         )
         self.study = study
-        self._feed = Feed(
-            (k_min, k_max), n_curves=n_curves, max_cloud=max_cloud
-        )
+        self._feed = Feed((k_min, k_max), n_curves=n_curves, max_cloud=max_cloud)
         self._n_table = n_table
         self._refresh_seconds = float(refresh_seconds)
         self._throttle = Throttle(max_updates_per_second, clock=self._clock)
@@ -322,7 +320,9 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
                 daemon=True,
             ).start()
         else:
-            logger.warning("ignoring an unexpected message from the browser: %r", content)
+            logger.warning(
+                "ignoring an unexpected message from the browser: %r", content
+            )
 
     def _command(self, action: str) -> None:
         study = self.study
@@ -336,7 +336,7 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
             elif not study.running:
                 study.start()
             logger.info("%s: %s", study.name, action)
-        except Exception as err:  # noqa: BLE001 - shown in the widget
+        except Exception as err:
             self._post(("error", f"{action} failed: {err}"))
         else:
             self._post(("error", ""))
@@ -366,7 +366,7 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
                     self._flush()
                 if self._finished():
                     return
-        except Exception as err:  # noqa: BLE001 - keep the kernel alive
+        except Exception as err:
             logger.exception("the nbscale dashboard stopped updating")
             self.error = f"the dashboard stopped updating: {err}"
         finally:
@@ -400,7 +400,9 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
         elif kind == "target":
             laws = feed.laws
             if laws is not None:
-                self._submit(lambda: fit_study(self.study, item[1], self._n_table, laws))
+                self._submit(
+                    lambda: fit_study(self.study, item[1], self._n_table, laws)
+                )
         elif kind == "ready":
             feed.resend()
         elif kind == "refresh":

@@ -106,20 +106,26 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
         help="'logistic', 'linear', 'ridge', or the name of a variable holding "
         "a scikit-learn estimator. Default 'logistic'.",
     )
-    @argument("--sizes", help="Subset sizes: K_MIN:K_MAX, or K1,K2,... Default 100:1000.")
+    @argument(
+        "--sizes", help="Subset sizes: K_MIN:K_MAX, or K1,K2,... Default 100:1000."
+    )
     @argument("--samples", type=int, help="Observations per point. Default 100.")
     @argument(
         "--points",
         help="Rows to study: START:STOP, I1,I2,..., or a variable name. Default all.",
     )
     @argument("--validation", type=float, help="Validation fraction. Default 0.2.")
-    @argument("--metric", help="Validation loss, e.g. 'accuracy'; default log loss / MSE.")
+    @argument(
+        "--metric", help="Validation loss, e.g. 'accuracy'; default log loss / MSE."
+    )
     @argument(
         "--schedule", choices=("uniform", "geometric"), help="How sizes are drawn."
     )
     @argument("--store", help="SQLite file of observations; ':memory:' keeps none.")
     @argument("--seed", type=int, help="Random seed (random_state).")
-    @argument("--name", help="Name of the study in this kernel; default its fingerprint.")
+    @argument(
+        "--name", help="Name of the study in this kernel; default its fingerprint."
+    )
     @argument(
         "--executor",
         choices=("processes", "threads", "inline"),
@@ -248,7 +254,9 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
         import nbscale
 
         if len(args.names) > 1:
-            raise UsageError(f"%nbscale resume takes one name or path, got {args.names!r}")
+            raise UsageError(
+                f"%nbscale resume takes one name or path, got {args.names!r}"
+            )
         executor = self._executor(args)
         target = args.names[0] if args.names else None
         if target is None or target in _registry.studies:
@@ -321,12 +329,16 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
         self._no_names(args)
         studies = self._known()
         if not studies:
-            print("[nbscale] no studies in this kernel yet; start one with %nbscale start")
+            print(
+                "[nbscale] no studies in this kernel yet; start one with %nbscale start"
+            )
             return None
         rows = []
         for name, study in studies.items():
             progress = study.progress()
-            state = "done" if progress["n_observations"] >= progress["n_target"] else "idle"
+            state = (
+                "done" if progress["n_observations"] >= progress["n_target"] else "idle"
+            )
             if progress["running"]:
                 state = "paused" if progress["paused"] else "running"
             rows.append(
@@ -440,7 +452,9 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
     @staticmethod
     def _no_names(args: Any) -> None:
         if args.names:
-            raise UsageError(f"'%nbscale {args.command}' takes no names, got {args.names!r}")
+            raise UsageError(
+                f"'%nbscale {args.command}' takes no names, got {args.names!r}"
+            )
 
 
 def _parse_sizes(text: str) -> Any:

@@ -124,14 +124,22 @@ def test_same_seed_same_laws_and_frames_align_by_label() -> None:
     again = fit_amortized(observations, x, **FAST, random_state=7)
     pd.testing.assert_frame_equal(first, again)
 
-    # String labels with a DataFrame of features (extra rows are ignored)
-    # give the same laws as positions with an array.
+    # String labels with a DataFrame of features in another order give the
+    # same laws as positions with an array.
     names = np.array([f"p{i:02d}" for i in range(60)])
     relabelled = observations.assign(point=names[observations["point"]])
     features = pd.DataFrame(x, index=names).iloc[::-1]
-    features.loc["unused"] = 0.0
     by_name = fit_amortized(relabelled, features, **FAST, random_state=7)
-    np.testing.assert_allclose(by_name["alpha"].to_numpy(), first["alpha"].to_numpy())
+    np.testing.assert_allclose(
+        by_name["alpha"].to_numpy(), first["alpha"].to_numpy(), rtol=1e-5
+    )
+
+    # Rows without observations are welcome (they feed the pretraining);
+    # only the observed points get laws.
+    features.loc["unused"] = 0.0
+    labels = pd.Series(np.arange(61) % 3, index=features.index)
+    extra = fit_amortized(relabelled, features, labels, **FAST, random_state=7)
+    assert extra.index.tolist() == sorted(names)
 
 
 @pytest.mark.parametrize(
@@ -144,7 +152,13 @@ def test_same_seed_same_laws_and_frames_align_by_label() -> None:
             ValueError,
             r"features: expected finite values",
         ),
-        ({"labels": np.zeros(3)}, ValueError, r"labels: point labels index"),
+        ({"labels": np.zeros(3)}, ValueError, r"labels: expected 10 labels, one per"),
+        (
+            {"labels": pd.Series([1, 2], index=[0, 1])},
+            ValueError,
+            r"labels: expected a class for every observed point, got none for \[2, ",
+        ),
+        ({"pretrain_epochs": -1}, ValueError, r"pretrain_epochs: expected an int >= 0"),
         ({"hidden": ()}, ValueError, r"hidden: expected a non-empty tuple"),
         ({"max_epochs": 0}, ValueError, r"max_epochs: expected an int >= 1, got 0"),
         ({"learning_rate": 0.0}, ValueError, r"learning_rate: expected a float > 0"),

@@ -39,7 +39,9 @@ def _missing(what: str) -> None:
 
 
 @contextmanager
-def offline_page(viewport: tuple[int, int] = (1300, 1000)) -> Iterator[tuple[Any, list[str]]]:
+def offline_page(
+    viewport: tuple[int, int] = (1300, 1000),
+) -> Iterator[tuple[Any, list[str]]]:
     """A Playwright page whose requests may only reach 127.0.0.1.
 
     Yields
@@ -64,9 +66,13 @@ def offline_page(viewport: tuple[int, int] = (1300, 1000)) -> Iterator[tuple[Any
             route.abort()
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS
+        )
         try:
-            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page = browser.new_page(
+                viewport={"width": viewport[0], "height": viewport[1]}
+            )
             page.route("**/*", guard)
             yield page, blocked
         finally:

@@ -36,7 +36,9 @@ class FakeStudy:
         self.n_points = n_points
         self.n_target = n_points * samples
         self.alpha = self.rng.uniform(0.3, 1.5, n_points)
-        self.c = self.rng.lognormal(0.0, 0.5, n_points) * self.rng.choice([-1, 1], n_points)
+        self.c = self.rng.lognormal(0.0, 0.5, n_points) * self.rng.choice(
+            [-1, 1], n_points
+        )
         self._frames: list[pd.DataFrame] = []
         self._listeners: list[Callable[[pd.DataFrame], None]] = []
         self._lock = threading.Lock()
@@ -54,7 +56,9 @@ class FakeStudy:
     def n_failures(self) -> int:
         return 0
 
-    def add_listener(self, callback: Callable[[pd.DataFrame], None]) -> Callable[[], None]:
+    def add_listener(
+        self, callback: Callable[[pd.DataFrame], None]
+    ) -> Callable[[], None]:
         with self._lock:
             self._listeners.append(callback)
 
@@ -68,7 +72,12 @@ class FakeStudy:
     def observations(self) -> pd.DataFrame:
         if not self._frames:
             return pd.DataFrame(
-                {"point": pd.Series([], dtype=np.int64), "size": [], "delta": [], "draw": []}
+                {
+                    "point": pd.Series([], dtype=np.int64),
+                    "size": [],
+                    "delta": [],
+                    "draw": [],
+                }
             )
         return pd.concat(self._frames, ignore_index=True)
 
@@ -126,7 +135,9 @@ class FakeStudy:
 
     def values(self, sizes: Any = None) -> pd.DataFrame:
         laws = self.laws()
-        return pd.DataFrame({"value": laws["c"] * 0.01, "stderr": 0.001}, index=laws.index)
+        return pd.DataFrame(
+            {"value": laws["c"] * 0.01, "stderr": 0.001}, index=laws.index
+        )
 
     def pause(self) -> FakeStudy:
         self.calls.append("pause")
@@ -179,7 +190,9 @@ class FakeStudy:
         return batch
 
 
-def fake_recommend(laws: pd.DataFrame, size: int, n: int = 10, action: str = "add", **_: Any) -> pd.DataFrame:
+def fake_recommend(
+    laws: pd.DataFrame, size: int, n: int = 10, action: str = "add", **_: Any
+) -> pd.DataFrame:
     """Rank points by ``c size^-alpha`` like nbscale.recommend does."""
     score = laws["c"] * float(size) ** -laws["alpha"]
     ranked = score.sort_values(ascending=action == "remove").iloc[:n]

@@ -42,7 +42,9 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     notebook.metadata["kernelspec"] = {
-        "name": "python3", "display_name": "Python 3", "language": "python"
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
     }
     nbformat.write(notebook, path)
 
@@ -52,7 +54,8 @@ def _settings(folder: Path) -> None:
     values = {
         "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
         "@jupyterlab/apputils-extension/notification": {
-            "checkForUpdates": False, "fetchNews": "false"
+            "checkForUpdates": False,
+            "fetchNews": "false",
         },
     }
     for name, value in values.items():
@@ -78,13 +81,21 @@ def jupyter(tmp_path_factory) -> Iterator[dict[str, Any]]:
         "PYTHONWARNINGS": "ignore",
     }
     command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser",
-        f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-        "--ServerApp.port_retries=0", "--IdentityProvider.token=",
-        "--ServerApp.password=", f"--ServerApp.root_dir={root / 'notebooks'}",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={root / 'notebooks'}",
         "--LabApp.expose_app_in_browser=True",
         "--JupyterNotebookApp.expose_app_in_browser=True",
-        "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -101,7 +112,8 @@ def jupyter(tmp_path_factory) -> Iterator[dict[str, Any]]:
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        "JupyterLab did not start:\n" + (root / "server.log").read_text()
+                        "JupyterLab did not start:\n"
+                        + (root / "server.log").read_text()
                     ) from None
                 time.sleep(0.5)
         yield {"url": url, "notebooks": root / "notebooks"}
@@ -114,16 +126,30 @@ def jupyter(tmp_path_factory) -> Iterator[dict[str, Any]]:
         log.close()
 
 
+KERNEL_ID = """() => {
+  const context = window.jupyterapp?.shell?.currentWidget?.sessionContext;
+  const kernel = context?.session?.kernel;
+  return context?.isReady && kernel?.status === "idle" ? kernel.id : null;
+}"""
+
+
 def _run_all(page: Any) -> None:
-    """Run every cell through the app's command registry."""
+    """Run every cell once the notebook's kernel is up and stays up."""
     page.wait_for_function("window.jupyterapp?.commands !== undefined", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    page.wait_for_function(
-        "document.querySelector('.jp-Notebook-ExecutionIndicator, "
-        ".jp-Toolbar-kernelStatus, [data-status]') !== null",
-        timeout=120_000,
+    previous = None
+    deadline = time.monotonic() + 180
+    while True:  # the first kernel of a fresh session may be replaced
+        current = page.evaluate(KERNEL_ID)
+        if current is not None and current == previous:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("the notebook's kernel did not settle")
+        previous = current
+        time.sleep(3)
+    # Do not await the command: its promise settles when all cells finish.
+    page.evaluate(
+        "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
     )
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 def test_live_dashboard_in_jupyterlab(jupyter, tmp_path) -> None:
@@ -131,7 +157,8 @@ def test_live_dashboard_in_jupyterlab(jupyter, tmp_path) -> None:
         jupyter["notebooks"] / "digits.ipynb",
         [
             "%load_ext nbscale",
-            "from sklearn.datasets import load_digits\nX, y = load_digits(return_X_y=True)",
+            "from sklearn.datasets import load_digits\n"
+            "X, y = load_digits(return_X_y=True)",
             "study = %nbscale start X y --sizes 100:1000 --samples 3 "
             "--store digits.nbscale --seed 0\nstudy",
         ],

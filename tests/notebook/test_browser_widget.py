@@ -10,7 +10,6 @@ The JupyterLab test (``test_browser_jupyterlab.py``) covers the real comm.
 from __future__ import annotations
 
 import base64
-import functools
 import http.server
 import json
 import threading
@@ -94,7 +93,7 @@ def serve() -> Iterator[Any]:
     }
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             kind, body = files.get(self.path, ("", ""))
             if not kind:
                 self.send_response(204)

@@ -64,14 +64,18 @@ def test_an_incomplete_cache_is_rebuilt(fresh_bundle, tmp_path) -> None:
     assert cached.read_text(encoding="utf-8").rstrip().endswith("*/")
 
 
-def test_an_unwritable_cache_only_costs_time(fresh_bundle, monkeypatch, tmp_path) -> None:
+def test_an_unwritable_cache_only_costs_time(
+    fresh_bundle, monkeypatch, tmp_path
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
     monkeypatch.setenv("NBSCALE_CACHE_DIR", str(blocker / "cache"))
     assert "export default" in _bundle.dashboard_esm()
 
 
-def test_imports_in_the_widget_source_are_refused(fresh_bundle, monkeypatch, tmp_path) -> None:
+def test_imports_in_the_widget_source_are_refused(
+    fresh_bundle, monkeypatch, tmp_path
+) -> None:
     (tmp_path / "dashboard.js").write_text(
         'import embed from "https://cdn.example/vega-embed.js";\nexport default {};\n',
         encoding="utf-8",
@@ -99,7 +103,10 @@ def test_jsdoc_types_check() -> None:
     tsc = WIDGETS / "node_modules" / ".bin" / "tsc"
     done = subprocess.run(
         [str(tsc), "--project", "tsconfig.json"],
-        cwd=WIDGETS, capture_output=True, text=True, timeout=240,
+        cwd=WIDGETS,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -108,6 +115,9 @@ def test_jsdoc_types_check() -> None:
 def test_javascript_unit_tests() -> None:
     done = subprocess.run(
         ["node", "--test", "test/"],
-        cwd=WIDGETS, capture_output=True, text=True, timeout=240,
+        cwd=WIDGETS,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr

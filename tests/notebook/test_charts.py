@@ -33,9 +33,9 @@ def test_curves_draw_the_requested_points(busy_study) -> None:
 
 def test_curves_default_to_points_spanning_alpha(busy_study) -> None:
     spec = study_chart(busy_study, "curves", n=3).to_dict()
-    fit = [
+    fit = next(
         values for values in spec["datasets"].values() if values and "fit" in values[0]
-    ][0]
+    )
     alphas = busy_study.laws()["alpha"]
     drawn = {row["point"] for row in fit}
     assert str(alphas.idxmin()) in drawn and str(alphas.idxmax()) in drawn
@@ -75,7 +75,13 @@ def test_real_study_chart(wine) -> None:
 
     X, y = wine
     study = nbscale.Study(
-        X, y, sizes=(10, 60), samples=8, points=range(5), store=":memory:", random_state=1
+        X,
+        y,
+        sizes=(10, 60),
+        samples=8,
+        points=range(5),
+        store=":memory:",
+        random_state=1,
     ).run(progress=False)
     for kind in ("curves", "laws", "aggregate", "values"):
         assert study.chart(kind).to_dict()

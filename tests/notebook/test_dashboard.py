@@ -83,7 +83,9 @@ def test_finished_study_gets_fits_and_default_points(make_study, dashboards) -> 
     assert dashboard.error == ""
 
 
-def test_updates_wait_for_the_throttle(make_study, dashboards, wait_until, monkeypatch) -> None:
+def test_updates_wait_for_the_throttle(
+    make_study, dashboards, wait_until, monkeypatch
+) -> None:
     now = [0.0]
     monkeypatch.setattr(Dashboard, "_clock", staticmethod(lambda: now[0]))
     study = make_study(n_points=4)
@@ -153,7 +155,9 @@ def test_failing_button_shows_an_error(make_study, dashboards, wait_until) -> No
     wait_until(lambda: "cannot pause now" in dashboard.error)
 
 
-def test_browser_selection_and_unknown_points(make_study, dashboards, wait_until) -> None:
+def test_browser_selection_and_unknown_points(
+    make_study, dashboards, wait_until
+) -> None:
     study = make_study(n_points=5)
     study.emit(100)
     dashboard = CapturingDashboard(study)
@@ -162,14 +166,20 @@ def test_browser_selection_and_unknown_points(make_study, dashboards, wait_until
     dashboard.selected = ["2", "nope"]  # what a browser edit does
     wait_until(lambda: "nope" in dashboard.error)
     replaced = [c for c in dashboard.changes("cloud") if c["mode"] == "replace"]
-    wait_until(lambda: any(
-        set(next(col["values"] for col in c["columns"] if col["name"] == "point")) == {"2"}
-        for c in dashboard.changes("cloud") if c["rows"]
-    ))
+    wait_until(
+        lambda: any(
+            set(next(col["values"] for col in c["columns"] if col["name"] == "point"))
+            == {"2"}
+            for c in dashboard.changes("cloud")
+            if c["rows"]
+        )
+    )
     assert replaced
 
 
-def test_select_method_and_target_size_reranks(make_study, dashboards, wait_until) -> None:
+def test_select_method_and_target_size_reranks(
+    make_study, dashboards, wait_until
+) -> None:
     study = make_study()
     study.emit(200)
     dashboard = CapturingDashboard(study)
@@ -178,9 +188,11 @@ def test_select_method_and_target_size_reranks(make_study, dashboards, wait_unti
     assert dashboard.selected == ["0", "3"]
     assert dashboard.wait_idle(timeout=120)
     dashboard.target_size = 20
-    wait_until(lambda: any(
-        message.get("table", {}).get("size") == 20 for message in dashboard.messages
-    ))
+    wait_until(
+        lambda: any(
+            message.get("table", {}).get("size") == 20 for message in dashboard.messages
+        )
+    )
 
 
 def test_ready_resends_everything(make_study, dashboards, wait_until) -> None:

@@ -73,7 +73,9 @@ def test_selection_and_resend_replace_the_datasets(make_study) -> None:
     feed.select(["2", "3"], study.observations(), by_user=True)
     changes = _changes(feed.flush()[0])
     assert changes["cloud"]["mode"] == "replace"
-    assert changes["cloud"]["rows"] == int(study.observations()["point"].isin([2, 3]).sum())
+    assert changes["cloud"]["rows"] == int(
+        study.observations()["point"].isin([2, 3]).sum()
+    )
     assert changes["means"]["mode"] == "replace"
     assert feed.flush()[0] is None
 
@@ -85,12 +87,16 @@ def test_first_fit_picks_points_spanning_alpha_once(make_study) -> None:
     study = make_study(n_points=10)
     study.emit(400)
     feed = Feed(study.sizes, n_curves=3)
-    feed.select(feed.first_points(study.observations()), study.observations(), by_user=False)
+    feed.select(
+        feed.first_points(study.observations()), study.observations(), by_user=False
+    )
     feed.fitted(FitResult(laws=study.laws(), aggregate=study.aggregate()))
     picks = feed.default_selection()
     alphas = study.laws()["alpha"]
     assert picks is not None and len(picks) == 3
-    assert picks[0] == point_key(alphas.idxmin()) and picks[-1] == point_key(alphas.idxmax())
+    assert picks[0] == point_key(alphas.idxmin()) and picks[-1] == point_key(
+        alphas.idxmax()
+    )
 
     feed.select(picks, study.observations(), by_user=False)
     feed.fitted(FitResult(laws=study.laws()))
@@ -117,7 +123,9 @@ def test_fits_replace_laws_curves_and_aggregate(make_study) -> None:
     feed.fitted(FitResult(laws=study.laws(), aggregate=study.aggregate(), table=table))
     message, _, traits = feed.flush()
     changes = _changes(message)
-    assert {changes[name]["mode"] for name in ("fit", "laws", "aggregate")} == {"replace"}
+    assert {changes[name]["mode"] for name in ("fit", "laws", "aggregate")} == {
+        "replace"
+    }
     assert message["table"] == table
     assert set(traits) == {"snapshot"}
     assert feed.flush() == (None, [], {})
@@ -135,7 +143,9 @@ def test_snapshot_stays_small_for_many_points(make_study) -> None:
     assert len(json.dumps(snapshot)) < 120_000
 
 
-def test_fit_study_reports_failures_without_raising(make_study, fake_recommend_patch) -> None:
+def test_fit_study_reports_failures_without_raising(
+    make_study, fake_recommend_patch
+) -> None:
     study = make_study()
     assert fit_study(study, 50, 3).laws is None  # no observations yet: quiet
 
@@ -166,7 +176,9 @@ def test_tiny_batches(make_study, n_rows: int) -> None:
     feed = Feed(study.sizes)
     feed.select(["0"], study.observations(), by_user=True)
     feed.flush()
-    feed.add(study.emit(n_rows, points=[0]) if n_rows else study.observations().iloc[:0])
+    feed.add(
+        study.emit(n_rows, points=[0]) if n_rows else study.observations().iloc[:0]
+    )
     message = feed.flush()[0]
     assert (message is None) == (n_rows == 0)
     assert np.isfinite(feed.snapshot()["data"]["curves"]["means"]["rows"])

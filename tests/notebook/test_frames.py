@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,7 +59,7 @@ def test_means_do_not_depend_on_how_batches_are_cut(
     whole.add(observations)
     pieces = MeanAccumulator(edges)
     bounds = sorted({0, n_rows, *(min(cut, n_rows) for cut in cuts)})
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in itertools.pairwise(bounds):
         pieces.add(observations.iloc[start:stop])
 
     expected = whole.frame().sort_values(["point", "bin"]).reset_index(drop=True)
@@ -88,13 +90,25 @@ def test_empty_means_have_the_documented_columns() -> None:
     frame = MeanAccumulator(size_bin_edges(10, 20)).frame()
     assert frame.empty
     assert list(frame.columns) == [
-        "point", "bin", "k", "n", "mean", "stderr", "abs_mean", "lower", "upper"
+        "point",
+        "bin",
+        "k",
+        "n",
+        "mean",
+        "stderr",
+        "abs_mean",
+        "lower",
+        "upper",
     ]
 
 
 def test_cloud_keeps_selected_visible_points() -> None:
     batch = pd.DataFrame(
-        {"point": [1, 1, 2, 3], "size": [10, 20, 30, 40], "delta": [0.1, 0.0, -0.2, np.nan]}
+        {
+            "point": [1, 1, 2, 3],
+            "size": [10, 20, 30, 40],
+            "delta": [0.1, 0.0, -0.2, np.nan],
+        }
     )
     cloud = cloud_frame(batch, keys=["1", "2", "3"])
     assert cloud.to_dict("list") == {
@@ -106,13 +120,21 @@ def test_cloud_keeps_selected_visible_points() -> None:
 
 def test_fit_curve_follows_the_law_and_its_band_widens_away_from_data() -> None:
     laws = pd.DataFrame(
-        {"c": [-3.0], "alpha": [0.7], "c_se": [0.3], "alpha_se": [0.05], "c_alpha_cov": [0.0]},
+        {
+            "c": [-3.0],
+            "alpha": [0.7],
+            "c_se": [0.3],
+            "alpha_se": [0.05],
+            "c_alpha_cov": [0.0],
+        },
         index=["a"],
     )
     curve = fit_curves(laws, ["a", "missing"], 10, 1000, n_grid=5)
     assert curve["point"].unique().tolist() == ["a"]
     np.testing.assert_allclose(curve["fit"], 3.0 * curve["k"] ** -0.7)
-    assert (curve["lower"] < curve["fit"]).all() and (curve["upper"] > curve["fit"]).all()
+    assert (curve["lower"] < curve["fit"]).all() and (
+        curve["upper"] > curve["fit"]
+    ).all()
     ratio = curve["upper"] / curve["fit"]
     assert ratio.iloc[-1] > ratio.iloc[0]
 
@@ -120,6 +142,23 @@ def test_fit_curve_follows_the_law_and_its_band_widens_away_from_data() -> None:
 def test_fit_curve_skips_points_it_cannot_draw() -> None:
     laws = pd.DataFrame({"c": [0.0, np.nan, 1.0], "alpha": [1.0, 1.0, np.inf]})
     assert fit_curves(laws, ["0", "1", "2"], 10, 100).empty
+
+
+def test_unfitted_laws_are_not_drawn_and_bands_are_capped() -> None:
+    laws = pd.DataFrame(
+        {
+            "c": [1.0, 1.0, 2.0],
+            "alpha": [1.0, 1.0, 0.5],
+            "c_se": [np.nan, np.nan, 1e6],
+            "flag": ["too_few_observations", "single_size", "at_bound"],
+        },
+        index=["a", "b", "c"],
+    )
+    assert laws_frame(laws)["point"].tolist() == ["c"]
+    assert spanning_points(laws, 2) == ["c"]
+    curve = fit_curves(laws, ["a", "b", "c"], 10, 100)
+    assert set(curve["point"]) == {"c"}
+    np.testing.assert_allclose(curve["upper"] / curve["fit"], 100.0)
 
 
 def test_laws_frame_caps_rows_but_keeps_pinned_points() -> None:
@@ -155,13 +194,26 @@ def test_aggregate_and_recommend_rows() -> None:
     assert frame["upper"].tolist()[1] == pytest.approx(0.4 + 1.96 * 0.1)
 
     ranked = pd.DataFrame(
-        {"rank": [1], "score": [np.nan], "stderr": [0.0012345], "c": [1.0], "alpha": [0.5],
-         "label": [np.int64(3)]},
+        {
+            "rank": [1],
+            "score": [np.nan],
+            "stderr": [0.0012345],
+            "c": [1.0],
+            "alpha": [0.5],
+            "label": [np.int64(3)],
+        },
         index=[np.int64(8)],
     )
     assert recommend_rows(ranked) == [
-        {"point": "8", "rank": 1, "score": None, "stderr": 0.001234, "c": 1.0,
-         "alpha": 0.5, "label": "3"}
+        {
+            "point": "8",
+            "rank": 1,
+            "score": None,
+            "stderr": 0.001234,
+            "c": 1.0,
+            "alpha": 0.5,
+            "label": "3",
+        }
     ]
 
 

@@ -56,7 +56,9 @@ def test_help_describes_every_command_and_option(shell) -> None:
 
 
 def test_start_returns_the_study_and_displays_its_dashboard(wine_shell, capsys) -> None:
-    study = run(wine_shell, f"%nbscale start X y {SMALL} --executor threads --name wine")
+    study = run(
+        wine_shell, f"%nbscale start X y {SMALL} --executor threads --name wine"
+    )
     assert isinstance(study, nbscale.Study)
     assert study.wait(timeout=120)
     assert study.n_observations == 12
@@ -134,7 +136,10 @@ def test_cell_magic_reads_options_from_its_lines(wine_shell) -> None:
         ("%nbscale start X y --samples many", "invalid int value: 'many'"),
         ("%nbscale start X y --sizes 10-40", "--sizes: expected K_MIN:K_MAX"),
         ("%nbscale start X y --points 1:b", "--points: expected START:STOP"),
-        ("%nbscale start X y --sizes 10:5000 --store :memory:", "sizes: expected sizes"),
+        (
+            "%nbscale start X y --sizes 10:5000 --store :memory:",
+            "sizes: expected sizes",
+        ),
         ("%nbscale start X y --colour red", "unrecognized arguments: --colour"),
         ("%nbscale stop --sizes 1:2", "--sizes does not apply to '%nbscale stop'"),
         ("%nbscale status extra", "takes no names"),

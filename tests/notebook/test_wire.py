@@ -16,7 +16,9 @@ def decode(change: dict, buffers: list[memoryview]) -> pd.DataFrame:
         if "values" in column:
             columns[column["name"]] = column["values"]
         else:
-            columns[column["name"]] = np.frombuffer(buffers[column["buffer"]], dtype="<f8")
+            columns[column["name"]] = np.frombuffer(
+                buffers[column["buffer"]], dtype="<f8"
+            )
     return pd.DataFrame(columns)
 
 
@@ -29,8 +31,14 @@ def test_numeric_columns_travel_as_float64_buffers() -> None:
         }
     )
     buffers: list[memoryview] = []
-    change = data_change("curves", "cloud", frame, buffers, mode="upsert", key=["point"])
-    assert change["rows"] == 3 and change["mode"] == "upsert" and change["key"] == ["point"]
+    change = data_change(
+        "curves", "cloud", frame, buffers, mode="upsert", key=["point"]
+    )
+    assert (
+        change["rows"] == 3
+        and change["mode"] == "upsert"
+        and change["key"] == ["point"]
+    )
     assert len(buffers) == 2
     assert all(buffer.nbytes == 3 * 8 for buffer in buffers)
 
