@@ -39,9 +39,15 @@ def main() -> None:
     folder = tempfile.mkdtemp()
     path = os.path.join(folder, "stream.nbscale")
     study = nbscale.Study(
-        X, y, model=KnownLawLearner(random_laws(12_000)), sizes=(100, 1000),
-        samples=samples, points=list(range(n_points)), validation=0.05,
-        store=path, random_state=0,
+        X,
+        y,
+        model=KnownLawLearner(random_laws(12_000)),
+        sizes=(100, 1000),
+        samples=samples,
+        points=list(range(n_points)),
+        validation=0.05,
+        store=path,
+        random_state=0,
     )
 
     # A listener that keeps a bounded running summary, like the dashboard.
@@ -58,7 +64,9 @@ def main() -> None:
 
     def watch() -> None:
         while not done.is_set():
-            samples_rss.append((study.n_observations, process.memory_info().rss / 2**20))
+            samples_rss.append(
+                (study.n_observations, process.memory_info().rss / 2**20)
+            )
             time.sleep(0.05)
 
     baseline = process.memory_info().rss / 2**20
@@ -75,7 +83,9 @@ def main() -> None:
     rows = []
     for tenth in range(1, 11):
         upto = frame[frame["n_observations"] <= tenth * target / 10]
-        rows.append({"progress": f"{tenth * 10}%", "peak_rss_mib": upto["rss_mib"].max()})
+        rows.append(
+            {"progress": f"{tenth * 10}%", "peak_rss_mib": upto["rss_mib"].max()}
+        )
     print(pd.DataFrame(rows).to_string(index=False))
     second_half = frame[frame["n_observations"] >= target / 2]["rss_mib"]
     first_quarter_peak = frame[frame["n_observations"] <= target / 4]["rss_mib"].max()
@@ -89,8 +99,10 @@ def main() -> None:
         f"{second_half.max():.0f} MiB (growth over the last 75%: "
         f"{second_half.max() / first_quarter_peak - 1:+.1%})"
     )
-    print(f"store file: {os.path.getsize(path) / 2**20:.0f} MiB "
-          f"({os.path.getsize(path) / study.n_observations:.0f} bytes/observation)")
+    print(
+        f"store file: {os.path.getsize(path) / 2**20:.0f} MiB "
+        f"({os.path.getsize(path) / study.n_observations:.0f} bytes/observation)"
+    )
 
 
 if __name__ == "__main__":

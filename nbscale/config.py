@@ -43,7 +43,11 @@ _IDENTITY_KEYS = (
 # the fingerprints of studies made before they existed stay the same.
 # "engine" and "device" are not among them: the engines agree within 1e-6,
 # except for "mlp", whose training procedure is recorded as "trainer".
-_OPTIONAL_IDENTITY: dict[str, Any] = {"design": "paired", "group_size": None, "trainer": None}
+_OPTIONAL_IDENTITY: dict[str, Any] = {
+    "design": "paired",
+    "group_size": None,
+    "trainer": None,
+}
 
 
 def check_random_state(random_state: Any) -> int:

@@ -95,9 +95,7 @@ def check_design(design: Any, allocation: str) -> str:
     if design is None:
         return "shared" if allocation == "uniform" else "paired"
     if design not in DESIGNS:
-        raise ValueError(
-            f"design: expected 'paired', 'shared' or None, got {design!r}"
-        )
+        raise ValueError(f"design: expected 'paired', 'shared' or None, got {design!r}")
     if design == "shared" and allocation != "uniform":
         raise ValueError(
             "design: the shared design needs allocation='uniform' (adaptive "
@@ -213,14 +211,20 @@ class SharedPlan:
         """All draws and requests of the given units."""
         draws: list[tuple[int, int, int, int]] = []
         requests: list[np.ndarray] = []
-        for unit, size in zip(np.asarray(units).tolist(), self.unit_sizes(units).tolist()):
+        for unit, size in zip(
+            np.asarray(units).tolist(),
+            self.unit_sizes(units).tolist(),
+            strict=True,
+        ):
             for draw, seed, excluded, served in self._unit(int(unit), int(size)):
                 draws.append((draw, size, seed, excluded))
                 requests.append(served)
         if not draws:
             empty = np.zeros(0, dtype=np.int64)
             return DrawBatch(empty, empty, empty, empty, empty, empty)
-        draw, size, seed, excluded = (np.array(c, dtype=np.int64) for c in zip(*draws))
+        draw, size, seed, excluded = (
+            np.array(c, dtype=np.int64) for c in zip(*draws, strict=True)
+        )
         counts = [len(r) for r in requests]
         return DrawBatch(
             draw=draw,
@@ -245,7 +249,9 @@ class SharedPlan:
             subset = draw_subset(self.data, None, size, int(seeds[attempt]))
             inside = _contains(subset, waiting)
             if not inside.all():
-                out.append((int(ids[attempt]), int(seeds[attempt]), -1, waiting[~inside]))
+                out.append(
+                    (int(ids[attempt]), int(seeds[attempt]), -1, waiting[~inside])
+                )
             waiting = waiting[inside]
             if len(waiting) == 0:
                 return out
@@ -278,7 +284,9 @@ class SharedPlan:
             return None
         size = int(self.unit_sizes(np.array([unit]))[0])
         seed = int(derive_seeds(self.root_seed, np.array([draw]))[0])
-        excluded = None if slot < self.max_attempts else int(members[slot - self.max_attempts])
+        excluded = (
+            None if slot < self.max_attempts else int(members[slot - self.max_attempts])
+        )
         return excluded, size, seed
 
     def pending(self, done_draws: np.ndarray) -> np.ndarray:

@@ -141,7 +141,8 @@ def evaluate_selection(
     >>> from sklearn.preprocessing import scale
     >>> X, y = load_wine(return_X_y=True)
     >>> study = nbscale.Study(scale(X), y, sizes=(20, 60), samples=8,
-    ...                       points=range(12), store=":memory:", random_state=0)
+    ...                       points=range(12), store=":memory:", random_state=0,
+    ...                       design="paired")
     >>> _ = study.run(progress=False, executor="inline")
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore", nbscale.LawFitWarning)

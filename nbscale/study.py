@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 Listener = Callable[[pd.DataFrame], None]
 
 _RULE_REFIT_SECONDS = 2.0
+_RULE_REFIT_GROWTH = 1.1  # or when the observations grew by this factor
 
 
 class Study:
@@ -611,13 +612,19 @@ class Study:
 
     def _rule_checker(self, rule: StoppingRule, started: float) -> Callable[[], bool]:
         """A closure the driver calls after each commit."""
-        cache: dict[str, Any] = {"at": -np.inf, "laws": None}
+        cache: dict[str, Any] = {"at": -np.inf, "count": 0, "laws": None}
 
         def laws() -> pd.DataFrame | None:
-            # Refit at most every couple of seconds: rules are checked often.
-            if time.monotonic() - cache["at"] >= _RULE_REFIT_SECONDS:
+            # Rules are checked after every commit, so refit only when the
+            # data grew by a tenth (geometric: the total cost stays a small
+            # multiple of one fit, whatever the speed of the machine) or a
+            # couple of seconds passed with new data.
+            count = self.n_observations
+            grown = count >= _RULE_REFIT_GROWTH * cache["count"]
+            late = time.monotonic() - cache["at"] >= _RULE_REFIT_SECONDS
+            if count > cache["count"] and (grown or late):
                 cache["laws"] = self._laws_below(np.iinfo(np.int64).max)
-                cache["at"] = time.monotonic()
+                cache["at"], cache["count"] = time.monotonic(), count
             return cache["laws"]
 
         def check() -> bool:

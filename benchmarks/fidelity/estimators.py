@@ -163,7 +163,11 @@ def chart(table: pd.DataFrame) -> None:
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
-            x=alt.X("m:Q", scale=alt.Scale(type="log"), title="observations per point"),
+            x=alt.X(
+                "m:Q",
+                scale=alt.Scale(type="log", domain=[4, 120]),
+                title="observations per point",
+            ),
             y=alt.Y(
                 "value:Q", title=None, scale=alt.Scale(domain=[-0.5, 1], clamp=True)
             ),

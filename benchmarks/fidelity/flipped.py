@@ -6,7 +6,9 @@ contributions of random pool points, and each estimator values them over
 the size window: Monte Carlo (mean contribution), likelihood laws and
 amortized laws (features and noisy labels of the points). The AUC says
 how well a low value singles out a flipped point (1 is perfect, 0.5 is
-chance), for the first ``m`` observations of every point.
+chance), for the first ``m`` observations of every point; "precision at
+k" is the share of flipped points among the ``k`` lowest values, ``k``
+the number of flipped points.
 
 Usage::
 
@@ -81,8 +83,8 @@ def main() -> None:
                     "m": m,
                     "estimator": name,
                     "AUC": roc_auc_score(truth, -value),
-                    "flipped in bottom 10%": float(
-                        truth[value <= value.quantile(0.1)].sum() / truth.sum()
+                    "precision at k": float(
+                        truth.loc[value.nsmallest(int(truth.sum())).index].mean()
                     ),
                     "share with value < 0 (flipped)": float(np.mean(value[truth] < 0)),
                     "share with value < 0 (clean)": float(np.mean(value[~truth] < 0)),
@@ -107,7 +109,11 @@ def chart(table: pd.DataFrame, last: dict[str, pd.Series], flipped: pd.Series) -
         alt.Chart(table)
         .mark_line(point=True)
         .encode(
-            x=alt.X("m:Q", scale=alt.Scale(type="log"), title="observations per point"),
+            x=alt.X(
+                "m:Q",
+                scale=alt.Scale(type="log", domain=[4, 120]),
+                title="observations per point",
+            ),
             y=alt.Y("AUC:Q", scale=alt.Scale(domain=[0.4, 1.0])),
             color="estimator:N",
         )

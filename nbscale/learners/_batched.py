@@ -262,9 +262,7 @@ class BatchedLearner:
 
         # Solve blocks of similar sizes; score every fit on validation.
         parts: list[BatchResult] = []
-        works.sort(key=lambda work: len(work.subset))
-        for start in range(0, len(works), backend.block_size):
-            block = works[start : start + backend.block_size]
+        for block in _blocks(works, backend):
             scores = self._solve(prepared, backend, block)
             parts.append(self._score(data, batch, metric, block, scores, fallback))
 
@@ -341,9 +339,7 @@ class BatchedLearner:
         if metric.needs_proba:
             proba = _probabilities(scores, multiclass)
             return np.array([metric.function(y, p) for p in proba], dtype=np.float64)
-        return np.array(
-            [metric.function(y, p) for p in predictions], dtype=np.float64
-        )
+        return np.array([metric.function(y, p) for p in predictions], dtype=np.float64)
 
     # ------------------------------------------------------------- fallback
     def _refit_with_sklearn(
@@ -370,6 +366,27 @@ class BatchedLearner:
         logger.debug("%d requests refitted by scikit-learn", int(counts.sum()))
         reference = SklearnLearner(self._reference_estimator(data))
         return reference.evaluate(data, sub, metric)
+
+
+def _blocks(works: list[DrawWork], backend: Backend) -> list[list[DrawWork]]:
+    """Draws grouped by size, each group within the backend's row budget.
+
+    Small subsets are many to a block (per-call overhead dominates them);
+    large ones one to a block (arithmetic does, and padding would waste it).
+    """
+    blocks: list[list[DrawWork]] = []
+    current: list[DrawWork] = []
+    for work in sorted(works, key=lambda w: (len(w.subset), w.position)):
+        rows = len(work.subset) * (len(current) + 1)
+        if current and (
+            rows > backend.block_rows or len(current) >= backend.block_size
+        ):
+            blocks.append(current)
+            current = []
+        current.append(work)
+    if current:
+        blocks.append(current)
+    return blocks
 
 
 def _true_class_proba(
@@ -401,7 +418,9 @@ def _probabilities(scores: np.ndarray, multiclass: bool) -> np.ndarray:
     return np.stack([1.0 - positive, positive], axis=-1)
 
 
-def _predictions(scores: np.ndarray, is_classifier: bool, multiclass: bool) -> np.ndarray:
+def _predictions(
+    scores: np.ndarray, is_classifier: bool, multiclass: bool
+) -> np.ndarray:
     """What ``predict`` returns: class codes, or the regression values."""
     if not is_classifier:
         return scores
@@ -414,7 +433,9 @@ def _rows_to_result(rows: list[tuple[np.ndarray, ...]]) -> BatchResult:
     result = BatchResult.empty()
     if not rows:
         return result
-    draw, point, size, without, with_point = (np.concatenate(c) for c in zip(*rows))
+    draw, point, size, without, with_point = (
+        np.concatenate(c) for c in zip(*rows, strict=True)
+    )
     result.draw, result.point, result.size = draw, point, size
     result.loss_without = without.astype(np.float64)
     result.loss_with = with_point.astype(np.float64)
@@ -428,7 +449,9 @@ def _rows_to_result(rows: list[tuple[np.ndarray, ...]]) -> BatchResult:
         result.failed_size = size[bad]
         result.failed_reason = [
             f"the validation loss is {w!r} without and {v!r} with the point"
-            for w, v in zip(result.loss_without[bad], result.loss_with[bad])
+            for w, v in zip(
+                result.loss_without[bad], result.loss_with[bad], strict=True
+            )
         ]
         keep = ~bad
         for name in ("draw", "point", "size", "delta", "loss_without", "loss_with"):

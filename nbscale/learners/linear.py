@@ -40,7 +40,13 @@ class _ShermanMorrison:
     """Solve ``(H + gamma s s') x = g`` for each point, given H's factors."""
 
     def __init__(
-        self, backend: Backend, factors: Any, U: Any, shift: Any, shift_u: Any, gamma: Any
+        self,
+        backend: Backend,
+        factors: Any,
+        U: Any,
+        shift: Any,
+        shift_u: Any,
+        gamma: Any,
     ) -> None:
         self.backend, self.factors, self.U, self.shift = backend, factors, U, shift
         self.gamma = gamma[:, None]
@@ -138,7 +144,6 @@ class LinearLearner(BatchedLearner):
         self, prepared: dict[str, Any], backend: Backend, block: list[DrawWork]
     ) -> BlockScores:
         arrays = gather_block(backend, prepared["X"], prepared["y"], block)
-        xp = backend.xp
         n = arrays.n
         n_features = arrays.X.shape[-1]
 
@@ -170,7 +175,9 @@ class LinearLearner(BatchedLearner):
         shift_u = (shift * U.mT).sum(axis=-1)
         solve = _ShermanMorrison(backend, factors, U, shift, shift_u, gamma)
         w = backend.cho_solve(factors, moment[..., None])[..., 0]
-        W = solve(moment[..., None] + shift.mT * (gamma[:, None] * residual)[:, None, :])
+        W = solve(
+            moment[..., None] + shift.mT * (gamma[:, None] * residual)[:, None, :]
+        )
         t = self._intercepts(shift, residual, W, n)
 
         # One step of iterative refinement: the normal equations lose
@@ -219,7 +226,9 @@ class LinearLearner(BatchedLearner):
         low, high = eigen[:, 0], eigen[:, -1]
         growth = backend.numpy(gamma[:, None] * (shift * shift).sum(axis=-1))
         base = factored & (high > 0) & (low >= _MIN_EIGEN_RATIO * high)
-        points = base[:, None] & (low[:, None] >= _MIN_EIGEN_RATIO * (high[:, None] + growth))
+        points = base[:, None] & (
+            low[:, None] >= _MIN_EIGEN_RATIO * (high[:, None] + growth)
+        )
         return np.concatenate([base[:, None], points], axis=1)
 
     def _assemble(

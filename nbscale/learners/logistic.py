@@ -57,6 +57,7 @@ _FLOOR = 1e-14  # a decrement that stalls below this is at rounding level
 _MAX_NEWTON = 60
 _MAX_CHORD = 40
 _SLOW_RATE = 0.5  # a chord point whose decrement falls slower is handed off
+_CHORD_RATIO = 1e-2  # D's fit reuses its factor once decrements fall this fast
 _MAX_POOL_ROWS = 20_000
 
 
@@ -144,7 +145,7 @@ class LogisticLearner(BatchedLearner):
     def _initial(self, prepared: dict[str, Any], size: int) -> Any:
         """The warm start for subsets of about ``size`` rows (cached)."""
         problem: _Problem = prepared["problem"]
-        bucket = int(round(math.log2(max(size, 2)) * 2))
+        bucket = round(math.log2(max(size, 2)) * 2)
         cache: dict[int, Any] = prepared["initial"]
         if bucket not in cache:
             weight = 2.0 ** (bucket / 2) / len(problem.pool_rows)
@@ -169,7 +170,9 @@ class LogisticLearner(BatchedLearner):
         points = _Rows(arrays.Z, problem.targets(arrays.z_target), arrays.z_mask)
         theta_z, ok = problem.chord(theta, factors, rows, points)
         ok = ok & converged[:, None]
-        for b, m in zip(*np.nonzero(~ok & backend.numpy(arrays.z_mask).astype(bool))):
+        for b, m in zip(
+            *np.nonzero(~ok & backend.numpy(arrays.z_mask).astype(bool)), strict=True
+        ):
             if converged[b]:
                 theta_z[b, :, m], ok[b, m] = problem.newton_one(
                     theta[b], rows, points, int(b), int(m)
@@ -204,7 +207,6 @@ class _Problem:
 
     def __init__(self, backend: Backend, data: Dataset, C: float, intercept: bool):
         self.backend = backend
-        xp = backend.xp
         ones_train = np.ones((data.n_pool, int(intercept)))
         ones_val = np.ones((data.n_val, int(intercept)))
         self.A = backend.asarray(np.hstack([data.X_train, ones_train]))
@@ -256,9 +258,8 @@ class _Problem:
             value = value + 0.5 * self.gauge * theta[..., -1, :].sum(axis=-1) ** 2
         return value
 
-    def value(self, theta: Any, rows: _Rows) -> Any:
-        """The objective of each draw, shape (n_draws,)."""
-        logits = rows.A @ theta
+    def value(self, theta: Any, logits: Any, rows: _Rows) -> Any:
+        """The objective of each draw, shape (n_draws,), given its logits."""
         losses = self._row_losses(logits, rows.Y) * rows.weight
         return losses.sum(axis=-1) + self._regularisation(theta)
 
@@ -268,14 +269,19 @@ class _Problem:
     def _unflat(self, flat: Any) -> Any:
         return flat.reshape(flat.shape[0], self.n_outputs, self.n_columns).mT
 
-    def gradient_hessian(self, theta: Any, rows: _Rows) -> tuple[Any, Any]:
-        """Flat gradient (n_draws, q) and Hessian (n_draws, q, q)."""
-        xp = self.backend.xp
-        proba = self._link(rows.A @ theta)
+    def gradient(self, theta: Any, proba: Any, rows: _Rows) -> Any:
+        """Flat gradient (n_draws, q), given the rows' probabilities."""
         weight = rows.weight[..., None]
         gradient = rows.A.mT @ ((proba - rows.Y) * weight) + self.penalty * theta
         if self.gauge:
-            gradient[..., -1, :] += self.gauge * theta[..., -1, :].sum(axis=-1)[..., None]
+            gradient[..., -1, :] += (
+                self.gauge * theta[..., -1, :].sum(axis=-1)[..., None]
+            )
+        return self._flat(gradient)
+
+    def hessian(self, proba: Any, rows: _Rows) -> Any:
+        """Hessian (n_draws, q, q), given the rows' probabilities."""
+        weight = rows.weight[..., None]
         if not self.multinomial:
             curvature = proba * (1.0 - proba) * weight
             hessian = (rows.A * curvature).mT @ rows.A
@@ -295,8 +301,7 @@ class _Problem:
         if self.gauge:
             g = self.gauge_index
             hessian[..., g[:, None], g[None, :]] += self.gauge
-        del xp
-        return self._flat(gradient), hessian
+        return hessian
 
     # -------------------------------------------------------------- solvers
     def newton(self, theta: Any, rows: _Rows) -> tuple[Any, Any, np.ndarray]:
@@ -315,38 +320,54 @@ class _Problem:
         done = np.zeros(n_draws, dtype=bool)
         failed = np.zeros(n_draws, dtype=bool)
         previous = np.full(n_draws, np.inf)
-        factors = None
-        value = backend.numpy(self.value(theta, rows))
+        factors: Any = None
+        factored = np.ones(n_draws, dtype=bool)
+        refresh = True
+        logits = rows.A @ theta
+        value = backend.numpy(self.value(theta, logits, rows))
 
         for _ in range(_MAX_NEWTON):
-            gradient, hessian = self.gradient_hessian(theta, rows)
-            new_factors, factored = backend.cholesky(hessian)
-            factors = new_factors if factors is None else backend.where(
-                done, factors, new_factors
-            )
-            step = backend.cho_solve(new_factors, gradient[..., None])[..., 0]
+            # A fresh Hessian only while convergence is not yet fast: close
+            # to the optimum, steps with the last factor (chord steps) gain
+            # many digits each at the cost of a gradient.
+            proba = self._link(logits)
+            gradient = self.gradient(theta, proba, rows)
+            if refresh:
+                new_factors, factored = backend.cholesky(self.hessian(proba, rows))
+                factors = (
+                    new_factors
+                    if factors is None
+                    else backend.where(done, factors, new_factors)
+                )
+            step = backend.cho_solve(factors, gradient[..., None])[..., 0]
             decrement = backend.numpy((gradient * step).sum(axis=-1))
             failed |= ~factored | ~np.isfinite(decrement)
             stalled = (decrement <= _FLOOR) & (decrement >= 0.5 * previous)
             done |= ~failed & ((decrement <= _TOLERANCE) | stalled)
             if (done | failed).all():
                 break
+            fast = decrement <= _CHORD_RATIO * np.minimum(previous, 1.0)
             previous = np.where(done, previous, decrement)
 
-            # Backtracking on the objective; converged draws stay put.
+            # Backtracking on the objective; converged draws stay put. The
+            # logits move linearly along the step, so trials need no product.
             moving = ~(done | failed)
             scale = np.where(moving, 1.0, 0.0)
             step = self._unflat(step)
+            direction = rows.A @ step
             for _ in range(40):
-                trial = theta - step * backend.asarray(scale)[:, None, None]
-                trial_value = backend.numpy(self.value(trial, rows))
+                factor = backend.asarray(scale)[:, None, None]
+                trial, trial_logits = theta - step * factor, logits - direction * factor
+                trial_value = backend.numpy(self.value(trial, trial_logits, rows))
                 slack = 1e-12 * np.abs(value) + 1e-300
                 accepted = trial_value <= value - 0.25 * scale * decrement + slack
                 retry = moving & ~accepted & np.isfinite(value)
                 if not retry.any():
                     break
                 scale = np.where(retry, scale / 2, scale)
-            theta, value = trial, np.where(moving, trial_value, value)
+            theta, logits = trial, trial_logits
+            value = np.where(moving, trial_value, value)
+            refresh = bool(np.any(moving & ((scale < 1.0) | ~fast)))
 
         converged = done & ~failed
         return theta, factors, converged
@@ -416,7 +437,12 @@ class _Chord:
     ) -> None:
         backend = problem.backend
         xp = backend.xp
-        self.problem, self.backend, self.rows, self.points = problem, backend, rows, points
+        self.problem, self.backend, self.rows, self.points = (
+            problem,
+            backend,
+            rows,
+            points,
+        )
         self.factors = factors
         n_draws, p, k = theta.shape
         self.n_points = int(points.A.shape[1])
@@ -430,13 +456,31 @@ class _Chord:
         else:
             S = (proba * (1.0 - proba))[..., None]
         S = S * points.weight[..., None, None]
-        placed = points.A[:, None, :, :, None] * problem.eye_outputs[None, :, None, None, :]
-        # placed[b, l, m, j, l'] = z[b, m, j] if l == l'; reorder to (b, l*p + j, m*k + l')
-        rhs = backend.permute(placed, (0, 1, 3, 2, 4)).reshape(n_draws, k * p, self.n_points * k)
-        self.U = backend.cho_solve(factors, rhs).reshape(n_draws, k, p, self.n_points, k)
+        placed = (
+            points.A[:, None, :, :, None] * problem.eye_outputs[None, :, None, None, :]
+        )
+        # placed[b, l, m, j, l'] = z[b, m, j] if l == l';
+        # reorder to (b, l*p + j, m*k + l')
+        rhs = backend.permute(placed, (0, 1, 3, 2, 4)).reshape(
+            n_draws, k * p, self.n_points * k
+        )
+        # An explicit inverse: one product per step beats two triangular
+        # solves, and it is only a preconditioner (the fixed point is set by
+        # the gradient), so its rounding does not reach the solution.
+        self.inverse = backend.cho_solve(
+            factors, backend.eye(k * p)[None] + 0.0 * factors
+        )
+        self.U = (self.inverse @ rhs).reshape(n_draws, k, p, self.n_points, k)
         QU = xp.einsum("bmj,bkjml->bmkl", points.A, self.U)
         eye = problem.eye_outputs
         self.T = S @ backend.solve(eye + QU @ S, eye + 0.0 * QU)
+
+        # Anderson acceleration (depth 1) remembers each point's last move.
+        flat_shape = (n_draws, k * p, self.n_points)
+        self.last_gradient = backend.zeros(flat_shape)
+        self.last_step = backend.zeros(flat_shape)
+        self.last_update = backend.zeros(flat_shape)
+        self.started = False
 
     def run(self) -> tuple[Any, np.ndarray]:
         backend = self.backend
@@ -489,25 +533,55 @@ class _Chord:
         if problem.gauge:
             gradient[:, -1] += problem.gauge * theta[:, -1].sum(axis=-1)[..., None]
 
-        # Chord step: D's factor, plus the Woodbury term of the point.
+        # Chord step: D's inverse Hessian, plus the Woodbury term of the point.
         flat_gradient = _class_major(backend, gradient)  # (b, k*p, m)
-        V = backend.cho_solve(self.factors, flat_gradient).reshape(n_draws, k, p, width)
+        V = (self.inverse @ flat_gradient).reshape(n_draws, k, p, width)
         QV = xp.einsum("bmj,bkjm->bmk", z, V)
         coefficient = (self.T[:, cols] @ QV[..., None])[..., 0]
         correction = xp.einsum("bkjml,bml->bkjm", self.U[:, :, :, cols, :], coefficient)
-        step = V - correction  # (b, k, p, m)
-        decrement = backend.numpy(
-            (flat_gradient.reshape(n_draws, k, p, width) * step).sum(axis=(1, 2))
-        )
+        step = (V - correction).reshape(n_draws, k * p, width)
+        decrement = backend.numpy((flat_gradient * step).sum(axis=1))
+        update = self._accelerated(cols, flat_gradient, step)
 
         # Move the points that are still alive.
         live = alive[:, columns]
         gate = backend.asarray(live.astype(np.float64))
-        moved = theta - _parameter_major(backend, step) * gate[:, None, :, None]
+        update = update * gate[:, None, :]
+        self.last_update[:, :, cols] = update
+        moved = theta + _parameter_major(backend, update.reshape(n_draws, k, p, width))
         self.theta[:, :, cols, :] = moved
         out = np.full(alive.shape, np.nan)
         out[:, columns] = np.where(live, decrement, np.nan)
         return out
+
+    def _accelerated(self, cols: Any, gradient: Any, step: Any) -> Any:
+        """Anderson-accelerated move, ``-step`` corrected by the last move.
+
+        Type-II Anderson mixing of depth 1 on the fixed-point map
+        ``x -> x - step(x)``, with inner products in the metric of the
+        chord Hessian ``H``: since ``H step = gradient``, they reduce to
+        dot products of steps and gradients.
+        """
+        if not self.started:
+            self.started = True
+        else:
+            d_step = step - self.last_step[:, :, cols]
+            d_gradient = gradient - self.last_gradient[:, :, cols]
+            numerator = (d_step * gradient).sum(axis=1)
+            denominator = (d_step * d_gradient).sum(axis=1)
+            usable = self.backend.xp.abs(denominator) > 1e-300
+            gamma = self.backend.xp.where(
+                usable,
+                numerator / (denominator + (1.0 - usable * 1.0)),
+                0.0 * numerator,
+            )
+            last = self.last_update[:, :, cols]
+            self.last_gradient[:, :, cols] = gradient
+            self.last_step[:, :, cols] = step
+            return -step - gamma[:, None, :] * (last - d_step)
+        self.last_gradient[:, :, cols] = gradient
+        self.last_step[:, :, cols] = step
+        return -step
 
 
 def _class_major(backend: Backend, gradient: Any) -> Any:

@@ -108,7 +108,7 @@ class MLPLearner(BatchedLearner):
 
     def _new_backend(self) -> Backend:
         backend = Backend(self.device or "cpu", dtype=self.dtype)
-        backend.block_size = 1
+        backend.block_size = 1  # each draw's networks are one stacked batch
         return backend
 
     def _reference_estimator(self, data: Dataset) -> Any:
@@ -131,9 +131,11 @@ class MLPLearner(BatchedLearner):
         n_outputs = data.n_classes if data.n_classes > 2 else 1
         generator = torch.Generator().manual_seed(self.random_state)
 
-        def uniform(fan_in: int, fan_out: int, shape: tuple[int, ...], gain: float) -> Any:
+        def uniform(
+            fan_in: int, fan_out: int, shape: tuple[int, ...], gain: float
+        ) -> Any:
             bound = math.sqrt(gain / (fan_in + fan_out))
-            values = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1)
+            values = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1
             return backend.asarray(values * bound)
 
         # scikit-learn's rule: gain 6, or 2 into a logistic output.
@@ -153,9 +155,9 @@ class MLPLearner(BatchedLearner):
             ),
             "X_val": backend.asarray(data.X_val),
             "start": start,
-            "task": "multinomial" if n_outputs > 1 else (
-                "binary" if data.is_classifier else "regression"
-            ),
+            "task": "multinomial"
+            if n_outputs > 1
+            else ("binary" if data.is_classifier else "regression"),
         }
 
     # --------------------------------------------------------------- solve
@@ -186,15 +188,24 @@ class MLPLearner(BatchedLearner):
     ) -> np.ndarray:
         """Train the network on D and on D plus each point; validation scores."""
         torch = import_torch()
-        X, y = prepared["X"][backend.index(subset)], prepared["y"][backend.index(subset)]
-        Z, y_z = prepared["X"][backend.index(points)], prepared["y"][backend.index(points)]
+        X, y = (
+            prepared["X"][backend.index(subset)],
+            prepared["y"][backend.index(subset)],
+        )
+        Z, y_z = (
+            prepared["X"][backend.index(points)],
+            prepared["y"][backend.index(points)],
+        )
         n_fits, n_rows = 1 + len(points), len(subset)
         task = prepared["task"]
         params = {
             name: value.expand(n_fits, *value.shape).clone().requires_grad_(True)
             for name, value in prepared["start"].items()
         }
-        moments = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in params.items()}
+        moments = {
+            name: (torch.zeros_like(p), torch.zeros_like(p))
+            for name, p in params.items()
+        }
         has_point = backend.asarray((np.arange(n_fits) > 0).astype(np.float64))
         n_each = n_rows + has_point
 
@@ -207,13 +218,17 @@ class MLPLearner(BatchedLearner):
             z_output = z_hidden @ params["W2"][1:] + params["b2"][1:]
             z_loss = _row_losses(torch, task, z_output, y_z[:, None])[:, 0]
             total = total + torch.cat([z_loss.new_zeros(1), z_loss])
-            squares = (params["W1"] ** 2).sum(dim=(1, 2)) + (params["W2"] ** 2).sum(dim=(1, 2))
+            squares = (params["W1"] ** 2).sum(dim=(1, 2)) + (params["W2"] ** 2).sum(
+                dim=(1, 2)
+            )
             objective = (total + 0.5 * self.alpha * squares) / n_each
             gradients = torch.autograd.grad(objective.sum(), list(params.values()))
 
             # Adam, elementwise, so every network evolves on its own.
             with torch.no_grad():
-                for (name, value), gradient in zip(params.items(), gradients):
+                for (name, value), gradient in zip(
+                    params.items(), gradients, strict=True
+                ):
                     first, second = moments[name]
                     first.mul_(0.9).add_(gradient, alpha=0.1)
                     second.mul_(0.999).addcmul_(gradient, gradient, value=0.001)

@@ -89,7 +89,9 @@ def batched_learner(
     params = model.get_params(deep=False)
     if name.endswith("LogisticRegression") and _covered_logistic(name, params):
         return LogisticLearner(
-            C=float(params["C"]), fit_intercept=bool(params["fit_intercept"]), device=device
+            C=float(params["C"]),
+            fit_intercept=bool(params["fit_intercept"]),
+            device=device,
         )
     if name == "sklearn.linear_model._ridge.Ridge" and _covered_ridge(params):
         return LinearLearner(

@@ -151,9 +151,8 @@ def _vendor_bundle() -> str:
     import vl_convert
 
     vl_version = _vega_lite_version(vl_convert)
-    cache = _cache_dir() / (
-        f"vendor-vlc{vl_convert.__version__}-vl{vl_version or 'latest'}.js"
-    )
+    release = getattr(vl_convert, "__version__", "unknown")
+    cache = _cache_dir() / f"vendor-vlc{release}-vl{vl_version or 'latest'}.js"
     if cache.is_file():
         text = cache.read_text(encoding="utf-8")
         if text.rstrip().endswith(_END_MARK):
@@ -178,7 +177,7 @@ def _vega_lite_version(vl_convert: object) -> str | None:
     import altair
 
     wanted = ".".join(altair.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    available = getattr(vl_convert, "get_vegalite_versions", lambda: [])()
+    available: list[str] = list(getattr(vl_convert, "get_vegalite_versions", list)())
     return wanted if wanted in available else None
 
 

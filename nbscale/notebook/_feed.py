@@ -151,10 +151,10 @@ def _laws_quietly(study: Any) -> pd.DataFrame:
     study's own switch when it has one.
     """
     try:
-        parameters = inspect.signature(study.laws).parameters
+        has_switch = "warn" in inspect.signature(study.laws).parameters
     except (TypeError, ValueError):
-        parameters = {}
-    if "warn" in parameters:
+        has_switch = False
+    if has_switch:
         return study.laws(warn=False)
     # TODO(warnings): drop this branch once Study.laws(warn=False) exists.
     return study.laws()
@@ -292,10 +292,13 @@ class Feed:
         if self.chosen_by_user or self.laws is None or self._spanned:
             return None
         keys = [point_key(label) for label in spanning_points(self.laws, self.n_curves)]
-        if len(keys) < min(self.n_curves, len(self.laws)):
+        if len(keys) >= min(self.n_curves, len(self.laws)):
+            self._spanned = True
+            return keys if keys != self.selected else None
+        if self.selected:
             return None  # too few usable fits yet: wait for a better spread
-        self._spanned = True
-        return keys if keys != self.selected else None
+        # Nothing drawn yet (no batch came): the fitted points there are.
+        return keys or [point_key(label) for label in self.laws.index[: self.n_curves]]
 
     def first_points(self, batch: pd.DataFrame) -> list[str]:
         """Provisional points to draw before any fit: the first seen.
@@ -309,8 +312,8 @@ class Feed:
         -------
         list of str
         """
-        keys = batch["point"].map(point_key).unique().tolist()
-        return keys[: self.n_curves]
+        keys = batch["point"].map(point_key).unique()
+        return [str(key) for key in keys[: self.n_curves]]
 
     def fitted(self, result: FitResult) -> None:
         """Take in a refresh of the fits."""

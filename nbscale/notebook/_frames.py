@@ -161,7 +161,9 @@ class MeanAccumulator:
         """Forget every observation."""
         self._sums.clear()
 
-    def add(self, batch: pd.DataFrame, keys: Iterable[str] | None = None) -> set:
+    def add(
+        self, batch: pd.DataFrame, keys: Iterable[str] | None = None
+    ) -> set[tuple[str, int]]:
         """Fold observations in; return the (point, bin) cells that changed.
 
         Parameters
@@ -203,7 +205,7 @@ class MeanAccumulator:
             .groupby(["point", "bin"], sort=False)
             .sum()
         )
-        changed = set()
+        changed: set[tuple[str, int]] = set()
         for (key, cell), row in zip(grouped.index, grouped.to_numpy(), strict=True):
             cell_key = (str(key), int(cell))
             total = self._sums.get(cell_key)
@@ -350,7 +352,8 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A float column, or NaN when the frame lacks it."""
     if name not in frame:
         return np.full(len(frame), np.nan)
-    return frame[name].to_numpy(dtype=np.float64)
+    values: np.ndarray = frame[name].to_numpy(dtype=np.float64)
+    return values
 
 
 def laws_frame(
@@ -508,7 +511,7 @@ def recommend_rows(ranked: pd.DataFrame, digits: int = 4) -> list[dict[str, Any]
     >>> recommend_rows(ranked)[0]["score"]
     0.01235
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for label, record in zip(ranked.index, ranked.to_dict("records"), strict=True):
         row: dict[str, Any] = {"point": point_key(label)}
         row["rank"] = int(record.get("rank", len(rows) + 1))

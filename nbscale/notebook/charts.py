@@ -298,7 +298,7 @@ def laws_chart(laws: Any) -> Any:
     return alt.hconcat(scatter, alpha_chart(laws), c_chart(laws))
 
 
-def aggregate_chart(aggregate: Any) -> Any:
+def aggregate_chart(aggregate: Any, *, sizes: tuple[int, int] | None = None) -> Any:
     """The dataset-level validation loss against size, with its fit.
 
     Parameters
@@ -306,6 +306,8 @@ def aggregate_chart(aggregate: Any) -> Any:
     aggregate : DataFrame or altair.Data
         From :func:`~nbscale.notebook._frames.aggregate_frame`, or a named
         dataset.
+    sizes : tuple (k_min, k_max), optional
+        Fix the x domain (keeps a live chart from rescaling).
 
     Returns
     -------
@@ -321,7 +323,8 @@ def aggregate_chart(aggregate: Any) -> Any:
     3
     """
     alt = _altair()
-    x = alt.X("k:Q", title="dataset size k", scale=alt.Scale(type="log"))
+    domain = {} if sizes is None else {"domain": list(sizes)}
+    x = alt.X("k:Q", title="dataset size k", scale=alt.Scale(type="log", **domain))
     base = alt.Chart(aggregate)
     bars = base.mark_rule(color="#4c78a8").encode(
         x=x, y=alt.Y("lower:Q", scale=alt.Scale(zero=False)), y2="upper:Q"
@@ -416,7 +419,9 @@ def _dashboard_specs(sizes: tuple[int, int]) -> dict[str, dict[str, Any]]:
     specs = {
         "curves": curves.to_dict(),
         "laws": laws_chart(alt.Data(name="laws")).to_dict(),
-        "aggregate": aggregate_chart(alt.Data(name="aggregate")).to_dict(),
+        "aggregate": aggregate_chart(
+            alt.Data(name="aggregate"), sizes=(sizes[0], sizes[1] + 1)
+        ).to_dict(),
     }
     for spec in specs.values():
         # Relayout as data arrive: axis labels grow from the empty start.

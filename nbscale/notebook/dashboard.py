@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 _ACTIONS = ("pause", "resume", "stop")
 
 
-class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
+class Dashboard(anywidget.AnyWidget):
     """A live view of a study, updated as observations arrive.
 
     Parameters
@@ -167,7 +167,7 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
         self._idle = threading.Event()
 
         # Owned by the consumer thread.
-        self._fitter = ThreadPoolExecutor(1, thread_name_prefix="nbscale-fit")
+        self._fitter: ThreadPoolExecutor | None = None  # lives with the consumer
         self._fit: Future[FitResult] | None = None
         self._fit_due = True
         self._fit_at: float | None = None
@@ -288,8 +288,7 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
                 return
             self._closed = True
         self._unsubscribe()
-        self._inbox.put(("wake",))
-        self._fitter.shutdown(wait=False, cancel_futures=True)
+        self._inbox.put(("wake",))  # the consumer sees _closed and ends
         super().close()
 
     # ------------------------------------------------- producers, any thread
@@ -372,8 +371,7 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
         finally:
             with self._lock:
                 if self._consumer is threading.current_thread():
-                    self._consumer = None
-                    self._idle.set()
+                    self._retire()
 
     def _drain(self, timeout: float) -> list[tuple[Any, ...]]:
         """Every queued item, waiting up to ``timeout`` for the first."""
@@ -446,10 +444,9 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
             # One fit at a time; the finished one triggers the next.
             self._fit_due = True
             return
-        try:
-            self._fit = self._fitter.submit(job)
-        except RuntimeError:  # the executor shut down: closing
-            self._fit = None
+        if self._fitter is None:
+            self._fitter = ThreadPoolExecutor(1, thread_name_prefix="nbscale-fit")
+        self._fit = self._fitter.submit(job)
 
     def _collect_fit(self) -> None:
         fit = self._fit
@@ -498,9 +495,17 @@ class Dashboard(anywidget.AnyWidget):  # type: ignore[misc]
         with self._lock:
             if not self._inbox.empty() and not self._closed:
                 return False
-            self._consumer = None
-            self._idle.set()
+            self._retire()
             return True
+
+    def _retire(self) -> None:
+        """Hand over: no consumer, no fitting thread (hold ``_lock``)."""
+        if self._fitter is not None:
+            self._fitter.shutdown(wait=False, cancel_futures=True)
+            self._fitter = None
+            self._fit = None
+        self._consumer = None
+        self._idle.set()
 
 
 def _check_range(

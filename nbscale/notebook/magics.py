@@ -73,7 +73,7 @@ _registry = _Registry()
 
 
 @magics_class
-class NbscaleMagics(Magics):  # type: ignore[misc]
+class NbscaleMagics(Magics):
     """IPython magics that run nbscale studies from notebook cells.
 
     Examples
@@ -358,6 +358,14 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
         return pd.DataFrame(rows).set_index("name")
 
     # ------------------------------------------------------------ helpers
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        """The notebook's variables."""
+        if self.shell is None:
+            raise UsageError("the nbscale magics are not attached to an IPython shell")
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
     def _lookup(self, name: str) -> Any:
         """A variable of the notebook, by name or dotted attribute path."""
         if not _IDENTIFIER.match(name):
@@ -366,7 +374,7 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
                 f"variable first, e.g. X = ..."
             )
         head, *attributes = name.split(".")
-        namespace = self.shell.user_ns
+        namespace = self._user_ns
         if head not in namespace:
             raise UsageError(f"name {head!r} is not defined in the notebook")
         value = namespace[head]
@@ -379,7 +387,7 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
     def _model(self, text: str) -> Any:
         """A notebook variable holding an estimator, else the model's name."""
         head = text.split(".")[0]
-        if _IDENTIFIER.match(text) and head in self.shell.user_ns:
+        if _IDENTIFIER.match(text) and head in self._user_ns:
             return self._lookup(text)
         return text
 
@@ -402,7 +410,7 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
             return args.executor
         if args.executor is not None:
             raise UsageError("pass either --executor or --scheduler, not both")
-        if _IDENTIFIER.match(args.scheduler) and args.scheduler in self.shell.user_ns:
+        if _IDENTIFIER.match(args.scheduler) and args.scheduler in self._user_ns:
             return self._lookup(args.scheduler)
         return _dask_client(args.scheduler)
 
@@ -412,7 +420,7 @@ class NbscaleMagics(Magics):  # type: ignore[misc]
 
         known = dict(_registry.studies)
         seen = {id(study) for study in known.values()}
-        for variable, value in list(self.shell.user_ns.items()):
+        for variable, value in list(self._user_ns.items()):
             if isinstance(value, nbscale.Study) and id(value) not in seen:
                 if not variable.startswith("_"):
                     known[variable] = value

@@ -120,8 +120,9 @@ def test_layout_diagnostics_and_no_nan() -> None:
 
 def test_same_seed_same_laws_and_frames_align_by_label() -> None:
     observations, x, _ = simulate(n_points=60, n_obs=6, seed=3)
-    first = fit_amortized(observations, x, **FAST, random_state=7)
-    again = fit_amortized(observations, x, **FAST, random_state=7)
+    quick = {**FAST, "max_epochs": 12, "patience": 4}
+    first = fit_amortized(observations, x, **quick, random_state=7)
+    again = fit_amortized(observations, x, **quick, random_state=7)
     pd.testing.assert_frame_equal(first, again)
 
     # String labels with a DataFrame of features in another order give the
@@ -129,7 +130,7 @@ def test_same_seed_same_laws_and_frames_align_by_label() -> None:
     names = np.array([f"p{i:02d}" for i in range(60)])
     relabelled = observations.assign(point=names[observations["point"]])
     features = pd.DataFrame(x, index=names).iloc[::-1]
-    by_name = fit_amortized(relabelled, features, **FAST, random_state=7)
+    by_name = fit_amortized(relabelled, features, **quick, random_state=7)
     np.testing.assert_allclose(
         by_name["alpha"].to_numpy(), first["alpha"].to_numpy(), rtol=1e-5
     )
@@ -138,7 +139,7 @@ def test_same_seed_same_laws_and_frames_align_by_label() -> None:
     # only the observed points get laws.
     features.loc["unused"] = 0.0
     labels = pd.Series(np.arange(61) % 3, index=features.index)
-    extra = fit_amortized(relabelled, features, labels, **FAST, random_state=7)
+    extra = fit_amortized(relabelled, features, labels, **quick, random_state=7)
     assert extra.index.tolist() == sorted(names)
 
 

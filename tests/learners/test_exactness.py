@@ -25,7 +25,9 @@ TOLERANCE = 1e-6
 
 
 def converged_logistic(**options):
-    return LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000, **options)
+    return LogisticRegression(
+        solver="newton-cholesky", tol=1e-12, max_iter=1000, **options
+    )
 
 
 def reference_deltas(study, estimator, metric="log_loss"):
@@ -48,7 +50,9 @@ def reference_deltas(study, estimator, metric="log_loss"):
                 proba = model.predict_proba(data.X_val)
                 aligned = np.zeros((data.n_val, data.n_classes))
                 aligned[:, model.classes_.astype(int)] = proba
-                losses.append(log_loss(data.y_val, aligned, labels=range(data.n_classes)))
+                losses.append(
+                    log_loss(data.y_val, aligned, labels=range(data.n_classes))
+                )
             else:
                 losses.append(np.mean((data.y_val - model.predict(data.X_val)) ** 2))
         deltas.append(losses[0] - losses[1])
@@ -83,17 +87,21 @@ def test_multinomial_logistic_matches_converged_refit(wine, design) -> None:
 def test_lbfgs_reference_on_standardised_features(wine, cancer) -> None:
     lbfgs = LogisticRegression(tol=1e-10, max_iter=10000)
     for X, y in (wine, cancer):
-        study = study_of(X, y, sizes=(20, 80), points=[0, 1, 2, 3])
+        study = study_of(X, y, sizes=(20, 80), points=[0, 1], samples=1)
         ours, reference = reference_deltas(study, lbfgs)
         assert np.abs(ours - reference).max() < TOLERANCE
 
 
 def test_ten_classes_and_other_penalties() -> None:
     X, y = load_digits(return_X_y=True)
-    X = X[:600] / 16.0
+    X = X[:500, ::4] / 16.0  # ten classes, 16 features
     study = study_of(
-        X, y[:600], model=LogisticRegression(C=0.3), sizes=(40, 120),
-        points=list(range(4)), samples=1,
+        X,
+        y[:500],
+        model=LogisticRegression(C=0.3),
+        sizes=(40, 120),
+        points=list(range(4)),
+        samples=1,
     )
     ours, reference = reference_deltas(study, converged_logistic(C=0.3))
     assert np.abs(ours - reference).max() < TOLERANCE
@@ -112,7 +120,9 @@ def test_unscaled_features_and_no_intercept() -> None:
 def test_subsets_missing_a_class_fall_back_to_scikit_learn(wine) -> None:
     X, y = wine
     learner = LogisticLearner()
-    study = study_of(X, y, model=learner, sizes=(2, 4), points=list(range(8)), samples=3)
+    study = study_of(
+        X, y, model=learner, sizes=(2, 4), points=list(range(8)), samples=3
+    )
     assert learner.n_fallback_fits_ > 0  # inline runs use this very object
     ours, reference = reference_deltas(study, converged_logistic())
     assert np.abs(ours - reference).max() < TOLERANCE
@@ -120,8 +130,11 @@ def test_subsets_missing_a_class_fall_back_to_scikit_learn(wine) -> None:
 
 @pytest.mark.parametrize(
     ("model", "reference"),
-    [("linear", LinearRegression()), ("ridge", Ridge()),
-     (Ridge(alpha=0.1, fit_intercept=False), Ridge(alpha=0.1, fit_intercept=False))],
+    [
+        ("linear", LinearRegression()),
+        ("ridge", Ridge()),
+        (Ridge(alpha=0.1, fit_intercept=False), Ridge(alpha=0.1, fit_intercept=False)),
+    ],
 )
 def test_least_squares_match_refits(diabetes, model, reference) -> None:
     X, y = diabetes
@@ -142,8 +155,9 @@ def test_torch_backend_matches_numpy(wine, diabetes) -> None:
     pytest.importorskip("torch")
     for (X, y), model in ((wine, LogisticLearner), (diabetes, LinearLearner)):
         frames = [
-            study_of(X, y, model=model(device=device), sizes=(15, 60),
-                     points=list(range(6))).observations()
+            study_of(
+                X, y, model=model(device=device), sizes=(15, 60), points=list(range(6))
+            ).observations()
             for device in (None, "cpu")
         ]
         assert np.abs(frames[0]["delta"] - frames[1]["delta"]).max() < 1e-9
@@ -158,8 +172,9 @@ def test_other_metrics_agree_with_the_scikit_learn_engine(cancer, metric) -> Non
 
     chosen = error if metric == "callable" else metric
     frames = [
-        study_of(X, y, metric=chosen, engine=engine, sizes=(20, 100),
-                 points=list(range(8))).observations()
+        study_of(
+            X, y, metric=chosen, engine=engine, sizes=(20, 100), points=list(range(8))
+        ).observations()
         for engine in ("auto", "sklearn")
     ]
     assert np.abs(frames[0]["delta"] - frames[1]["delta"]).max() < TOLERANCE

@@ -86,8 +86,13 @@ def test_cuda_unavailable_is_explained() -> None:
 
 
 def small(X, y, **kwargs):
-    options = {"sizes": (20, 60), "samples": 2, "points": list(range(5)),
-               "store": ":memory:", "random_state": 0}
+    options = {
+        "sizes": (20, 60),
+        "samples": 2,
+        "points": list(range(5)),
+        "store": ":memory:",
+        "random_state": 0,
+    }
     options.update(kwargs)
     return nbscale.Study(X, y, **options)
 
@@ -97,7 +102,9 @@ def test_engine_keeps_the_fingerprint_and_the_observations(wine, tmp_path) -> No
     fast = small(X, y).run(progress=False, executor="inline")
     slow = small(X, y, engine="sklearn").run(progress=False, executor="inline")
     assert fast.name == slow.name
-    assert np.abs(fast.observations()["delta"] - slow.observations()["delta"]).max() < 1e-6
+    assert (
+        np.abs(fast.observations()["delta"] - slow.observations()["delta"]).max() < 1e-6
+    )
 
     # A store made by one engine resumes with the other.
     path = tmp_path / "engines.nbscale"
@@ -124,10 +131,16 @@ def test_design_and_mlp_trainer_change_the_fingerprint(wine) -> None:
     [
         ({"engine": "gpu"}, ValueError, "engine: expected one of"),
         ({"design": "pairs"}, ValueError, "design: expected"),
-        ({"design": "shared", "allocation": "adaptive"}, ValueError,
-         "design: the shared design needs allocation='uniform'"),
-        ({"model": DecisionTreeClassifier(), "engine": "batched"}, ValueError,
-         "engine: no batched engine covers"),
+        (
+            {"design": "shared", "allocation": "adaptive"},
+            ValueError,
+            "design: the shared design needs allocation='uniform'",
+        ),
+        (
+            {"model": DecisionTreeClassifier(), "engine": "batched"},
+            ValueError,
+            "engine: no batched engine covers",
+        ),
     ],
 )
 def test_bad_study_arguments(wine, kwargs, error, needle) -> None:

@@ -182,3 +182,19 @@ def test_tiny_batches(make_study, n_rows: int) -> None:
     message = feed.flush()[0]
     assert (message is None) == (n_rows == 0)
     assert np.isfinite(feed.snapshot()["data"]["curves"]["means"]["rows"])
+
+
+def test_poor_fits_still_give_something_to_draw(make_study) -> None:
+    study = make_study(n_points=6)
+    study.emit(100)
+    laws = study.laws()
+    laws["flag"] = ["at_bound"] * 5 + ["too_few_observations"]
+    feed = Feed(study.sizes, n_curves=3)
+    feed.fitted(FitResult(laws=laws))
+    picks = feed.default_selection()
+    assert picks is not None and len(picks) == 3
+
+    laws["flag"] = "too_few_observations"
+    feed = Feed(study.sizes, n_curves=3)
+    feed.fitted(FitResult(laws=laws))
+    assert feed.default_selection() == [point_key(label) for label in laws.index[:3]]
