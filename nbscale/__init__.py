@@ -25,9 +25,10 @@ from nbscale.exceptions import (
     StoreError,
 )
 from nbscale.laws import fit_amortized, fit_laws
+from nbscale.reopen import open_study
 from nbscale.selection import evaluate_selection
 from nbscale.stopping import AlphaPrecision, ObservationBudget, StoppingRule, TimeBudget
-from nbscale.study import Study, open_study
+from nbscale.study import Study
 
 __all__ = [
     "AllFitsFailedError",

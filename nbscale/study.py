@@ -22,30 +22,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nbscale._results import StudyResults
 from nbscale.allocation import AdaptiveSource, DrawSource, PlanSource, check_allocation
 from nbscale.config import (
     check_random_state,
     check_samples,
-    dataset_arrays,
     dataset_config,
-    dataset_from_store,
     default_store_path,
-    same_study,
     study_fingerprint,
 )
-from nbscale.data import Dataset, check_dataset, draw_subset
+from nbscale.data import Dataset, check_dataset
 from nbscale.designs import GROUP_SIZE, SharedPlan, SharedSource, check_design
 from nbscale.driver import Driver
-from nbscale.exceptions import FitFailureWarning, StoreError
+from nbscale.exceptions import FitFailureWarning
 from nbscale.learners import (
     Learner,
     check_engine,
     check_model,
     learner_for,
     model_spec,
-    rebuild_model,
 )
 from nbscale.metrics import Metric, check_metric
+from nbscale.reopen import open_or_create, open_study
 from nbscale.runner import EvaluationContext, StopFlag, check_executor
 from nbscale.sampling import Plan, check_sizes
 from nbscale.stopping import RunState, StoppingRule, check_stopping_rule
@@ -61,7 +59,7 @@ _RULE_REFIT_SECONDS = 2.0
 _RULE_REFIT_GROWTH = 1.1  # or when the observations grew by this factor
 
 
-class Study:
+class Study(StudyResults):
     """Sample per-point contributions and fit their scaling laws.
 
     Parameters
@@ -234,7 +232,7 @@ class Study:
         }
         config["fingerprint"] = study_fingerprint(config, data)
         path = store if store is not None else default_store_path(config["fingerprint"])
-        handle = _open_or_create(path, config, data)
+        handle = open_or_create(path, config, data)
         self._setup(handle, handle.read_config(), data, model, resolved_metric)
 
     # ---------------------------------------------------------------- set-up
@@ -748,467 +746,12 @@ class Study:
             return 0
         return int(self.observations()["point"].nunique())
 
-    # ----------------------------------------------------------- results API
-    def observations(self) -> pd.DataFrame:
-        """Every committed observation.
-
-        Returns
-        -------
-        DataFrame
-            One row per observation, ordered by draw, with a RangeIndex and
-            columns ``point`` (the row label in the user's data: position
-            for arrays, index label for DataFrames), ``size`` (int64,
-            ``|D|``), ``delta`` (float64, loss without minus loss with the
-            point), ``draw`` (int64, pass it to :meth:`subset`),
-            ``loss_without`` and ``loss_with`` (float64 validation losses).
-
-        Examples
-        --------
-        >>> import nbscale
-        >>> from sklearn.datasets import load_wine
-        >>> X, y = load_wine(return_X_y=True)
-        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=2, points=[5],
-        ...                       store=":memory:", random_state=0)
-        >>> study.run(progress=False).observations().columns.tolist()[:4]
-        ['point', 'size', 'delta', 'draw']
-        """
-        frame = self._store.observations()
-        frame["point"] = self._labels_of(frame["point"].to_numpy())
-        return frame[["point", "size", "delta", "draw", "loss_without", "loss_with"]]
-
-    def _labels_of(self, rows: np.ndarray) -> Any:
-        """The user's labels of rows given by position in X."""
-        n_rows = len(self._data.labels)
-        if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
-            raise StoreError("path: the store refers to rows outside the data")
-        if self._labels_are_positions():
-            return rows
-        return np.asarray(self._data.labels, dtype=object)[rows]
-
-    def _labels_are_positions(self) -> bool:
-        return self._config["labels"].get("kind") == "range"
-
-    def failures(self) -> pd.DataFrame:
-        """Every recorded failure.
-
-        Returns
-        -------
-        DataFrame
-            Columns ``point`` (row label), ``size``, ``draw`` and
-            ``reason`` (str), with a RangeIndex.
-
-        Examples
-        --------
-        >>> import nbscale
-        >>> from sklearn.datasets import load_wine
-        >>> X, y = load_wine(return_X_y=True)
-        >>> nbscale.Study(X, y, store=":memory:", sizes=(10, 20)).failures().shape
-        (0, 4)
-        """
-        frame = self._store.failures()
-        frame["point"] = self._labels_of(frame["point"].to_numpy(dtype=np.int64))
-        return frame[["point", "size", "draw", "reason"]]
-
-    def subset(self, draw: int) -> np.ndarray:
-        """The training rows of the subset D an observation's draw used.
-
-        The subset is regenerated from the draw's stored seed, so any
-        observation can be audited: refit your model on ``X[subset]`` and
-        on ``X[subset]`` plus the point, and compare.
-
-        Parameters
-        ----------
-        draw : int
-            A draw id from :meth:`observations`.
-
-        Returns
-        -------
-        ndarray of int64, shape (size,)
-            Sorted positions in the user's ``X``; the studied point is
-            never among them.
-
-        Examples
-        --------
-        >>> import nbscale
-        >>> from sklearn.datasets import load_wine
-        >>> X, y = load_wine(return_X_y=True)
-        >>> study = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[5],
-        ...                       store=":memory:", random_state=0)
-        >>> row = study.run(progress=False).observations().iloc[0]
-        >>> bool(len(study.subset(row["draw"])) == row["size"])
-        True
-        """
-        if isinstance(draw, float | np.floating) and float(draw).is_integer():
-            draw = int(draw)
-        if isinstance(draw, bool) or not isinstance(draw, int | np.integer):
-            raise TypeError(f"draw: expected an int draw id, got {draw!r}")
-        stored = self._store.draw(int(draw))
-        if stored is not None:
-            point, size, seed = stored
-            excluded = (
-                None
-                if point is None
-                else int(self._data.pool_position(np.array([point]))[0])
-            )
-        elif isinstance(self._plan, SharedPlan) and self._plan.draw_spec(draw):
-            excluded, size, seed = self._plan.draw_spec(draw)  # type: ignore[misc]
-        elif (
-            isinstance(self._plan, Plan)
-            and 0 <= draw < self.n_target
-            and self._config.get("allocation") != "adaptive"
-        ):
-            batch = self._plan.batch(np.array([draw]))
-            excluded = int(batch.excluded[0])
-            size, seed = int(batch.size[0]), int(batch.seed[0])
-        else:
-            raise ValueError(
-                f"draw: expected a draw id of this study's plan or one stored "
-                f"in it, got {draw!r}"
-            )
-        return self._data.rows[draw_subset(self._data, excluded, size, seed)]
-
-    def laws(
-        self, method: str = "likelihood", *, warn: bool = True, **options: Any
-    ) -> pd.DataFrame:
-        """Fit the per-point scaling laws ``psi_k = c * k**-alpha``.
-
-        Parameters
-        ----------
-        method : {"likelihood", "loglinear", "amortized"}, default="likelihood"
-            ``"likelihood"`` and ``"loglinear"`` fit each point on its own
-            (see :func:`nbscale.fit_laws`). ``"amortized"`` trains one
-            network from the points' features (and classes) to their laws
-            (see :func:`nbscale.laws.fit_amortized`); it needs far fewer
-            observations per point. Its result is cached until new
-            observations arrive.
-        warn : bool, default=True
-            Issue a :class:`~nbscale.LawFitWarning` when some per-point
-            laws are flagged; the dashboard passes False.
-        **options
-            Keyword arguments of :func:`nbscale.laws.fit_amortized`
-            (``hidden``, ``max_epochs``, ``random_state``, ...); only with
-            ``method="amortized"``.
-
-        Returns
-        -------
-        DataFrame
-            Indexed by point (row labels); columns as in
-            :func:`nbscale.fit_laws`; the amortized fit adds diagnostics
-            such as ``val_loss`` in ``attrs``.
-
-        Examples
-        --------
-        >>> import nbscale
-        >>> from sklearn.datasets import load_wine
-        >>> X, y = load_wine(return_X_y=True)
-        >>> study = nbscale.Study(X, y, sizes=(10, 60), samples=6, points=[0, 1],
-        ...                       store=":memory:", random_state=0)
-        >>> study.run(progress=False).laws().index.tolist()
-        [0, 1]
-        """
-        from nbscale.laws import fit_amortized, fit_laws
-
-        observations = self.observations()
-        if observations.empty:
-            raise ValueError(
-                "laws: the study has no observations yet; call run() or start()"
-            )
-        if method != "amortized":
-            if options:
-                raise TypeError(
-                    f"laws: options {sorted(options)!r} apply only to "
-                    f"method='amortized', got method={method!r}"
-                )
-            return fit_laws(observations, method=method, warn=warn)
-
-        # The amortized fit trains a network: reuse it until new data arrive.
-        key = (len(observations), repr(sorted(options.items())))
-        cache = self.__dict__.setdefault("_amortized_cache", {})
-        if key not in cache:
-            # Every pool row goes in: the classifier pretraining uses them all.
-            index = pd.Index(self._labels_of(self._data.rows))
-            features = pd.DataFrame(self._data.X_train, index=index)
-            labels = (
-                pd.Series(self._data.y_train, index=index)
-                if self._data.is_classifier
-                else None
-            )
-            cache.clear()
-            cache[key] = fit_amortized(observations, features, labels, **options)
-        return cache[key].copy()
-
-    def values(
-        self,
-        sizes: tuple[int, int] | None = None,
-        method: str = "likelihood",
-        *,
-        weights: str | tuple[str, float, float] = "uniform",
-        **options: Any,
-    ) -> pd.DataFrame:
-        """Per-point values: the weighted mean contribution over a size window.
-
-        Parameters
-        ----------
-        sizes : tuple (k_min, k_max), optional
-            The window; default the study's sizes.
-        method : str, default="likelihood"
-            Law estimator, as in :meth:`laws`.
-        weights : "uniform", ("beta", a, b) or "beta(a, b)", default="uniform"
-            Weighting of the window's sizes; see :func:`nbscale.values`.
-        **options
-            Passed to :meth:`laws` (amortized settings).
-
-        Returns
-        -------
-        DataFrame
-            Indexed by point; columns ``value`` and ``stderr`` (float64).
-
-        Examples
-        --------
-        >>> import nbscale
-        >>> from sklearn.datasets import load_wine
-        >>> X, y = load_wine(return_X_y=True)
-        >>> study = nbscale.Study(X, y, sizes=(10, 60), samples=6, points=[0, 1],
-        ...                       store=":memory:", random_state=0)
-        >>> study.run(progress=False).values().columns.tolist()
-        ['value', 'stderr']
-        """
-        from nbscale.apply import values
-
-        laws = self.laws(method, **options)
-        return values(laws, sizes=sizes or self.sizes, weights=weights)
-
-    def recommend(
-        self,
-        size: int,
-        n: int = 10,
-        action: str = "add",
-        *,
-        balanced: bool = False,
-        skip_flagged: bool = True,
-        method: str = "likelihood",
-        **options: Any,
-    ) -> pd.DataFrame:
-        """The points with the highest expected contribution at ``size``.
-
-        Parameters
-        ----------
-        size : int
-            The dataset size the points will join.
-        n : int, default=10
-            How many points.
-        action : {"add", "remove"}, default="add"
-            ``"add"`` ranks by ``c * size**-alpha`` descending; ``"remove"``
-            returns the most harmful points (lowest scores first).
-        balanced : bool, default=False
-            Keep the selection class-balanced (classification only).
-        skip_flagged : bool, default=True
-            Leave out points whose law is flagged as unreliable (``flag``
-            is not ``"ok"``); see :func:`nbscale.recommend`.
-        method : str, default="likelihood"
-            Law estimator, as in :meth:`laws`.
-        **options
-            Passed to :meth:`laws` (amortized settings).
-
-        Returns
-        -------
-        DataFrame
-            Indexed by point; see :func:`nbscale.recommend`.
-
-        Raises
-        ------
-        ValueError
-            If ``balanced`` is asked of a regression study, or an argument
-            is out of range (see :func:`nbscale.recommend`).
-
-        Examples
-        --------
-        >>> import nbscale
-        >>> from sklearn.datasets import load_wine
-        >>> X, y = load_wine(return_X_y=True)
-        >>> study = nbscale.Study(X, y, sizes=(10, 60), samples=6,
-        ...                       points=[0, 1, 2], store=":memory:", random_state=0)
-        >>> study.run(progress=False).recommend(size=50, n=2).columns.tolist()[:3]
-        ['rank', 'score', 'stderr']
-        """
-        from nbscale.apply import recommend
-
-        if balanced is True and not self._data.is_classifier:
-            raise ValueError(
-                "balanced: a class-balanced selection needs classes, but this "
-                "study is a regression; pass balanced=False"
-            )
-        laws = self.laws(method, **options)
-        labels = None
-        if self._data.is_classifier:
-            positions = self._point_positions(laws.index)
-            codes = self._data.y_train[positions]
-            labels = pd.Series(self._data.classes[codes], index=laws.index)  # type: ignore[index]
-        return recommend(
-            laws,
-            size=size,
-            n=n,
-            action=action,
-            labels=labels,
-            balanced=balanced,
-            skip_flagged=skip_flagged,
-        )
-
-    def _point_positions(self, index: pd.Index) -> np.ndarray:
-        """Pool positions of points given by their labels."""
-        if self._labels_are_positions():
-            rows = np.asarray(index, dtype=np.int64)
-        else:
-            lookup = {label: i for i, label in enumerate(self._data.labels)}
-            rows = np.array([lookup[label] for label in index], dtype=np.int64)
-        return self._data.pool_position(rows)
-
-    def aggregate(self) -> pd.DataFrame:
-        """The dataset-level curve: mean validation loss at each size.
-
-        Every observation contributes the loss of the model trained on
-        ``D`` (size ``k``) and on ``D`` plus the point (size ``k + 1``).
-
-        Returns
-        -------
-        DataFrame
-            Indexed by size; see :func:`nbscale.laws.fit_aggregate`. The
-            fitted law ``loss(k) = epsilon + C * k**-a`` is in ``attrs``.
-
-        Examples
-        --------
-        >>> import nbscale
-        >>> from sklearn.datasets import load_wine
-        >>> X, y = load_wine(return_X_y=True)
-        >>> study = nbscale.Study(X, y, sizes=[10, 40], samples=4, points=[0, 1],
-        ...                       store=":memory:", random_state=0)
-        >>> sorted(study.run(progress=False).aggregate().attrs)
-        ['C', 'a', 'converged', 'epsilon']
-        """
-        from nbscale.laws import fit_aggregate
-
-        frame = self._store.observations()
-        sizes = np.concatenate([frame["size"], frame["size"] + 1])
-        losses = np.concatenate([frame["loss_without"], frame["loss_with"]])
-        return fit_aggregate(sizes.astype(np.float64), losses)
-
-    # ----------------------------------------------------------- notebooks
-    def dashboard(self, **options: Any) -> Any:
-        """A live dashboard widget for this study (see nbscale.notebook)."""
-        from nbscale.notebook.dashboard import Dashboard
-
-        return Dashboard(self, **options)
-
-    def chart(self, kind: str, **options: Any) -> Any:
-        """A static Altair chart of this study (see nbscale.notebook)."""
-        from nbscale.notebook.charts import study_chart
-
-        return study_chart(self, kind, **options)
-
-
-def _open_or_create(
-    path: str | os.PathLike[str], config: dict[str, Any], data: Dataset
-) -> SQLiteStore:
-    """Reuse a store of the same study, or lay out a new one."""
-    store = SQLiteStore(path)
-    if store.read_config_or_none() is None:
-        store.write_arrays(dataset_arrays(data))
-        store.write_config(config)
-        return store
-    stored = store.read_config()
-    if not same_study(stored, config):
-        store.close()
-        raise StoreError(
-            f"store: {os.fspath(path)!r} already holds a different study "
-            f"(fingerprint {stored.get('fingerprint')!r}, this one is "
-            f"{config['fingerprint']!r}); pass another path, or reopen it "
-            f"with nbscale.open"
-        )
-    # Draw ids run round by round, so a new target extends the same plan;
-    # the engine and device may change, since observations do not.
-    changed = [k for k in ("samples", "engine", "device") if stored.get(k) != config[k]]
-    if changed:
-        stored.update({k: config[k] for k in changed})
-        store.write_config(stored)
-    logger.info("resuming study %s from %s", config["fingerprint"], path)
-    return store
-
 
 def _trainer(model: Any, learner: Learner) -> str | None:
     """For ``"mlp"``, which training the observations come from."""
     if model != "mlp":
         return None
     return "sklearn" if type(learner).__name__ == "SklearnLearner" else "batched"
-
-
-def open_study(
-    path: str | os.PathLike[str], *, model: Any = None, metric: Any = None
-) -> Study:
-    """Reopen a study from its store; resume it with run() or start().
-
-    Parameters
-    ----------
-    path : str or path
-        The store file.
-    model : estimator, optional
-        Needed only to resume a study whose estimator the store cannot
-        rebuild (a class outside scikit-learn, or parameters that are not
-        plain JSON). Nothing named in a store is imported except
-        scikit-learn classes.
-    metric : callable, optional
-        Needed only to resume a study that used a callable metric.
-
-    Returns
-    -------
-    Study
-
-    Raises
-    ------
-    nbscale.StoreError
-        If the file is missing, damaged, foreign or of another schema
-        version.
-
-    Examples
-    --------
-    >>> import os, tempfile, nbscale
-    >>> from sklearn.datasets import load_wine
-    >>> X, y = load_wine(return_X_y=True)
-    >>> path = os.path.join(tempfile.mkdtemp(), "wine.nbscale")
-    >>> _ = nbscale.Study(X, y, sizes=(10, 40), samples=1, points=[0, 1],
-    ...                   store=path, random_state=0).run(progress=False)
-    >>> nbscale.open(path).n_observations
-    2
-    """
-    store = SQLiteStore(path, create=False)
-    try:
-        config = store.read_config()
-        data = dataset_from_store(config, store.read_arrays())
-        resolved_model = model if model is not None else rebuild_model(config["model"])
-        if resolved_model is not None:
-            resolved_model = check_model(
-                resolved_model, is_classifier=data.is_classifier
-            )
-        if metric is not None:
-            resolved_metric: Metric | None = check_metric(
-                metric, is_classifier=data.is_classifier
-            )
-        elif config.get("metric_builtin", True):
-            resolved_metric = check_metric(
-                config["metric"], is_classifier=data.is_classifier
-            )
-        else:
-            resolved_metric = None
-    except (KeyError, TypeError, ValueError) as err:
-        store.close()
-        if isinstance(err, StoreError):
-            raise
-        raise StoreError(
-            f"path: {os.fspath(path)!r} holds a damaged study configuration ({err})"
-        ) from err
-
-    study = Study.__new__(Study)
-    study._setup(store, config, data, resolved_model, resolved_metric)
-    return study
 
 
 def _progress_bar(study: Study, progress: bool) -> Any:
