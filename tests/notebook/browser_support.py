@@ -74,6 +74,9 @@ def offline_page(
                 viewport={"width": viewport[0], "height": viewport[1]}
             )
             page.route("**/*", guard)
+            # Console lines, printed when a test fails (pytest shows them).
+            page.on("console", lambda message: print(f"[console] {message.text}"))
+            page.on("pageerror", lambda error: print(f"[pageerror] {error}"))
             yield page, blocked
         finally:
             browser.close()

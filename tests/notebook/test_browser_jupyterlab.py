@@ -159,7 +159,8 @@ def test_live_dashboard_in_jupyterlab(jupyter, tmp_path) -> None:
             "%load_ext nbscale",
             "from sklearn.datasets import load_digits\n"
             "X, y = load_digits(return_X_y=True)",
-            "study = %nbscale start X y --sizes 100:1000 --samples 3 "
+            # Enough samples that the run cannot finish before stop is pressed.
+            "study = %nbscale start X y --sizes 100:1000 --samples 30 "
             "--store digits.nbscale --seed 0\nstudy",
         ],
     )
@@ -174,7 +175,14 @@ def test_live_dashboard_in_jupyterlab(jupyter, tmp_path) -> None:
         page.wait_for_selector(f"{DASHBOARD}[data-state=running]", timeout=60_000)
 
         page.click(f"{DASHBOARD} button[data-action=stop]")
-        page.wait_for_selector(f"{DASHBOARD}[data-state=stopped]", timeout=120_000)
+        try:
+            page.wait_for_selector(f"{DASHBOARD}[data-state=stopped]", timeout=120_000)
+        except Exception:
+            save_screenshot(page, tmp_path, "dashboard-jupyterlab-failed.png")
+            state = page.evaluate(
+                f"document.querySelector('{DASHBOARD}')?.dataset.state"
+            )
+            raise AssertionError(f"the dashboard did not stop; state {state!r}")
         assert page.locator(f"{DASHBOARD} .nbscale-error").is_hidden()
         save_screenshot(page, tmp_path, "dashboard-jupyterlab.png")
     assert blocked == []
