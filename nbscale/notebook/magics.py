@@ -194,7 +194,11 @@ class NbscaleMagics(Magics):
             ]
             text = " ".join([text, *kept])
         parser = self.nbscale.parser
-        args = parser.parse_intermixed_args(arg_split(text))
+        try:
+            words = arg_split(text)
+        except ValueError as err:  # shlex: an unbalanced quote
+            raise UsageError(f"%nbscale: cannot split the options: {err}") from None
+        args = parser.parse_intermixed_args(words)
         allowed = {
             "start": _START_OPTIONS + _RUN_OPTIONS,
             "resume": _RUN_OPTIONS,

@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 import nbscale
@@ -237,3 +239,87 @@ def test_registry_survives_reload(shell, slow_study) -> None:
 def test_loading_outside_ipython_is_refused() -> None:
     with pytest.raises(TypeError, match="nbscale magics need IPython"):
         magics.load_ipython_extension(object())
+
+
+TOKENS = [
+    "start",
+    "stop",
+    "pause",
+    "resume",
+    "status",
+    "current",
+    "list",
+    "X",
+    "y",
+    "ghost",
+    "X.shape",
+    "--target",
+    "--model",
+    "logistic",
+    "linear",
+    "tree",
+    "--sizes",
+    "10:40",
+    "40:10",
+    "0:5",
+    "5",
+    "a:b",
+    "10:5000",
+    "--samples",
+    "2",
+    "-1",
+    "0",
+    "1e9",
+    "--points",
+    "0:6",
+    "3,4",
+    "9:2",
+    "x",
+    "--store",
+    ":memory:",
+    "--seed",
+    "7",
+    "--name",
+    "w",
+    "--executor",
+    "threads",
+    "inline",
+    "warp",
+    "--scheduler",
+    "--all",
+    "--no-dashboard",
+    "--colour",
+    "'",
+    '"',
+    "=",
+    ";",
+    "%",
+    "\\",
+]
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    tokens=st.lists(st.sampled_from(TOKENS), max_size=9),
+    cell=st.one_of(st.none(), st.lists(st.sampled_from(TOKENS), max_size=4)),
+)
+def test_hostile_lines_give_usage_errors_only(
+    wine_shell, monkeypatch, tmp_path, tokens, cell
+) -> None:
+    # Real validation, no sampling: start() becomes a no-op.
+    monkeypatch.setattr(nbscale.Study, "start", lambda self, executor=None: self)
+    monkeypatch.chdir(tmp_path)
+    source = "%nbscale " + " ".join(tokens)
+    if cell is not None:
+        source = "%%nbscale " + " ".join(tokens) + "\n" + " ".join(cell)
+
+    result = wine_shell.run_cell(source, silent=True)
+
+    error = result.error_in_exec or result.error_before_exec
+    if error is not None:
+        assert isinstance(error, UsageError), f"{source!r} raised {error!r}"
+        assert "\n" not in str(error).strip(), f"{source!r}: {error}"
