@@ -357,11 +357,17 @@ class StudyResults:
             rows = np.array([lookup[label] for label in index], dtype=np.int64)
         return self._data.pool_position(rows)
 
-    def aggregate(self) -> pd.DataFrame:
+    def aggregate(self, *, warn: bool = True) -> pd.DataFrame:
         """The dataset-level curve: mean validation loss at each size.
 
         Every observation contributes the loss of the model trained on
         ``D`` (size ``k``) and on ``D`` plus the point (size ``k + 1``).
+
+        Parameters
+        ----------
+        warn : bool, default=True
+            Issue a :class:`~nbscale.LawFitWarning` when the law cannot be
+            fitted yet (too few sizes); the dashboard passes False.
 
         Returns
         -------
@@ -384,7 +390,7 @@ class StudyResults:
         frame = self._store.observations()
         sizes = np.concatenate([frame["size"], frame["size"] + 1])
         losses = np.concatenate([frame["loss_without"], frame["loss_with"]])
-        return fit_aggregate(sizes.astype(np.float64), losses)
+        return fit_aggregate(sizes.astype(np.float64), losses, warn=warn)
 
     # ----------------------------------------------------------- notebooks
     def dashboard(self, **options: Any) -> Any:

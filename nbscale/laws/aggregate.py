@@ -26,7 +26,9 @@ _A_BOUNDS = (1e-2, 10.0)
 _A_GRID = np.geomspace(0.01, 5.0, 60)
 
 
-def fit_aggregate(sizes: ArrayLike, losses: ArrayLike) -> pd.DataFrame:
+def fit_aggregate(
+    sizes: ArrayLike, losses: ArrayLike, *, warn: bool = True
+) -> pd.DataFrame:
     """Fit the dataset-level law ``loss(k) = epsilon + C * k**-a``.
 
     Parameters
@@ -35,6 +37,9 @@ def fit_aggregate(sizes: ArrayLike, losses: ArrayLike) -> pd.DataFrame:
         Training-set size ``k > 0`` of each model fit.
     losses : array-like of float, shape (n_fits,)
         Finite validation loss of each fit.
+    warn : bool, default=True
+        Issue a :class:`~nbscale.LawFitWarning` when the law cannot be
+        fitted (``attrs["converged"]`` says so either way).
 
     Returns
     -------
@@ -101,12 +106,13 @@ def fit_aggregate(sizes: ArrayLike, losses: ArrayLike) -> pd.DataFrame:
     params, reason = _fit(unique, mean, loss_se)
     if params is None:
         fitted = mean.copy()
-        warnings.warn(
-            f"fit_aggregate: the law loss(k) = epsilon + C k^-a could not be "
-            f"fitted ({reason}); 'fitted' repeats the per-size means.",
-            LawFitWarning,
-            stacklevel=2,
-        )
+        if warn:
+            warnings.warn(
+                f"fit_aggregate: the law loss(k) = epsilon + C k^-a could not "
+                f"be fitted ({reason}); 'fitted' repeats the per-size means.",
+                LawFitWarning,
+                stacklevel=2,
+            )
         attrs = {"epsilon": np.nan, "C": np.nan, "a": np.nan, "converged": False}
     else:
         epsilon, big_c, a = params

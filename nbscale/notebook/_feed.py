@@ -21,7 +21,6 @@ Rules that keep the traffic small:
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,7 +118,7 @@ def fit_study(
             return result
         result.laws = laws
         try:
-            result.aggregate = study.aggregate()
+            result.aggregate = study.aggregate(warn=False)
         except Exception as err:
             result.errors.append(f"fitting the aggregate curve failed: {err}")
 
@@ -143,21 +142,14 @@ def fit_study(
 
 
 def _laws_quietly(study: Any) -> pd.DataFrame:
-    """``study.laws()``, without a LawFitWarning at every refresh if possible.
+    """``study.laws()``, without a LawFitWarning at every refresh.
 
     A refresh every few seconds would repeat the warning in the notebook
     each time. ``warnings.catch_warnings`` is no way out in a background
-    thread (it swaps the process-wide filters), so this relies on the
-    study's own switch when it has one.
+    thread (it swaps the process-wide filters), so this uses the study's
+    own switch.
     """
-    try:
-        has_switch = "warn" in inspect.signature(study.laws).parameters
-    except (TypeError, ValueError):
-        has_switch = False
-    if has_switch:
-        return study.laws(warn=False)
-    # TODO(warnings): drop this branch once Study.laws(warn=False) exists.
-    return study.laws()
+    return study.laws(warn=False)
 
 
 class Feed:

@@ -96,7 +96,7 @@ class FakeStudy:
             "paused": self.paused,
         }
 
-    def laws(self) -> pd.DataFrame:
+    def laws(self, warn: bool = True) -> pd.DataFrame:
         observations = self.observations()
         if observations.empty:
             raise ValueError("laws: the study has no observations yet")
@@ -122,7 +122,7 @@ class FakeStudy:
             }
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def aggregate(self) -> pd.DataFrame:
+    def aggregate(self, warn: bool = True) -> pd.DataFrame:
         sizes = np.unique(self.observations()["size"])
         loss = 0.2 + 2.0 * sizes.astype(float) ** -0.5
         return pd.DataFrame(

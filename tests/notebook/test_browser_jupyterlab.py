@@ -182,7 +182,9 @@ def test_live_dashboard_in_jupyterlab(jupyter, tmp_path) -> None:
             state = page.evaluate(
                 f"document.querySelector('{DASHBOARD}')?.dataset.state"
             )
-            raise AssertionError(f"the dashboard did not stop; state {state!r}")
+            raise AssertionError(
+                f"the dashboard did not stop; state {state!r}"
+            ) from None
         assert page.locator(f"{DASHBOARD} .nbscale-error").is_hidden()
         save_screenshot(page, tmp_path, "dashboard-jupyterlab.png")
     assert blocked == []

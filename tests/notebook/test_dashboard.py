@@ -214,7 +214,7 @@ def test_fit_failures_show_in_the_widget(make_study, dashboards) -> None:
     study = make_study()
     study.emit(50)
 
-    def broken() -> Any:
+    def broken(warn: bool = True) -> Any:
         raise RuntimeError("singular matrix")
 
     study.laws = broken

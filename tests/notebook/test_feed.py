@@ -154,7 +154,7 @@ def test_fit_study_reports_failures_without_raising(
     assert result.errors == []
     assert len(result.table["add"]) == 3 and result.table["size"] == 50
 
-    def broken() -> pd.DataFrame:
+    def broken(warn: bool = True) -> pd.DataFrame:
         raise RuntimeError("boom")
 
     study.laws = broken
