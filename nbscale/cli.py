@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 import pandas as pd
@@ -110,19 +111,32 @@ def _demo(args: argparse.Namespace) -> int:
     )
     study.run(progress=not args.quiet)
 
+    # Every table below refits the same laws: say each caveat once. (The
+    # "once" filter cannot do it: any catch_warnings inside resets it.)
     k_min, k_max = study.sizes
-    tables = {
-        "laws": study.laws(),
-        "values": study.values(),
-        "recommend_small": study.recommend(size=k_min, n=10),
-        "recommend_large": study.recommend(size=k_max, n=10),
-        "aggregate": study.aggregate(),
-        "observations": study.observations(),
-    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tables = {
+            "laws": study.laws(),
+            "values": study.values(),
+            "recommend_small": study.recommend(size=k_min, n=10),
+            "recommend_large": study.recommend(size=k_max, n=10),
+            "aggregate": study.aggregate(),
+            "observations": study.observations(),
+        }
+        summary = summary_table(study)
+    seen: set[tuple[type[Warning], str]] = set()
+    for record in caught:
+        key = (record.category, str(record.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn_explicit(
+                record.message, record.category, record.filename, record.lineno
+            )
     for name, table in tables.items():
         table.to_csv(os.path.join(args.out, f"{name}.csv"))
 
-    _write(summary_table(study).to_string())
+    _write(summary.to_string())
     _write(f"\nTop points to add at k={k_max}:")
     _write(tables["recommend_large"].head(5).to_string())
     _write(f"\nStore: {store}\nCSV files: {os.path.abspath(args.out)}")
