@@ -111,11 +111,14 @@ def chart(table: pd.DataFrame, last: dict[str, pd.Series], flipped: pd.Series) -
         .encode(
             x=alt.X(
                 "m:Q",
-                scale=alt.Scale(type="log", domain=[4, 120]),
+                scale=alt.Scale(type="log", domain=[4, 60]),
                 title="observations per point",
             ),
             y=alt.Y("AUC:Q", scale=alt.Scale(domain=[0.4, 1.0])),
-            color="estimator:N",
+            color=alt.Color(
+                "estimator:N",
+                scale=alt.Scale(range=["#4c78a8", "#f58518", "#54a24b"]),
+            ),
         )
         .properties(width=240, height=220, title="AUC of -value for flipped points")
     )
@@ -137,12 +140,17 @@ def chart(table: pd.DataFrame, last: dict[str, pd.Series], flipped: pd.Series) -
         .encode(
             x=alt.X("value / median |value|:Q", bin=alt.Bin(maxbins=40)),
             y=alt.Y("count():Q", stack=None, title="points"),
-            color=alt.Color("label:N", scale=alt.Scale(range=["#4c78a8", "#e45756"])),
+            color=alt.Color(
+                "label:N",
+                title="true label",
+                scale=alt.Scale(range=["#9d9d9d", "#e45756"]),
+            ),
         )
         .properties(width=200, height=220)
         .facet(column=alt.Column("estimator:N", title=None))
     )
-    save_chart(alt.hconcat(lines, bars), "flipped")
+    combined = alt.hconcat(lines, bars).resolve_scale(color="independent")
+    save_chart(combined, "flipped")
 
 
 if __name__ == "__main__":

@@ -102,26 +102,37 @@ def chart(results: pd.DataFrame) -> None:
     """Accuracy gain over random choice, with two-standard-error bars."""
     import altair as alt
 
+    # One name per strategy across panels: the other size is "other size".
+    names = {"matched": "matched size", "window": "size-agnostic (window)"}
+    strategy = results["strategy"].map(names).fillna("other size")
     frame = results.assign(
+        strategy=strategy,
         gain=100 * results["accuracy_vs_random"],
         low=100
         * (results["accuracy_vs_random"] - 2 * results["accuracy_vs_random_se"]),
         high=100
         * (results["accuracy_vs_random"] + 2 * results["accuracy_vs_random_se"]),
-        panel=results["method"] + ", base " + results["base"].astype(str),
+        panel=results["method"] + " laws, base set of " + results["base"].astype(str),
     )
-    frame = frame[frame["strategy"] != "random"]
-    base = alt.Chart(frame).encode(y=alt.Y("strategy:N", title=None))
+    frame = frame[results["strategy"] != "random"]
+    order = ["matched size", "other size", "size-agnostic (window)"]
+    base = alt.Chart(frame).encode(y=alt.Y("strategy:N", title=None, sort=order))
     bars = base.mark_bar().encode(
-        x=alt.X("gain:Q", title="accuracy gain over random points (points of %)"),
-        color=alt.Color("strategy:N", legend=None),
+        x=alt.X("gain:Q", title="accuracy gain over random (% points)"),
+        color=alt.Color(
+            "strategy:N",
+            sort=order,
+            legend=None,
+            scale=alt.Scale(range=["#4c78a8", "#e45756", "#72b7b2"]),
+        ),
     )
     errors = base.mark_rule().encode(x="low:Q", x2="high:Q")
-    layered = (bars + errors).properties(width=220, height=90)
-    save_chart(
-        layered.facet(facet=alt.Facet("panel:N", title=None), columns=2),
-        "point_addition",
-    )
+    layered = (bars + errors).properties(width=240, height=80)
+    panels = list(dict.fromkeys(frame["panel"]))  # in the order they ran
+    faceted = layered.facet(
+        facet=alt.Facet("panel:N", title=None, sort=panels), columns=2
+    ).properties(title="Adding 40 points chosen by their laws (bars: ±2 SE)")
+    save_chart(faceted, "point_addition")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ FloatArray = NDArray[np.float64]
 
 _A_BOUNDS = (1e-2, 10.0)
 _A_GRID = np.geomspace(0.01, 5.0, 60)
+# Smallest standard error a size may claim, relative to the median size's.
+_SE_FLOOR = 1e-3
 
 
 def fit_aggregate(
@@ -74,7 +76,9 @@ def fit_aggregate(
     Notes
     -----
     Weighted nonlinear least squares on the per-size means, weights
-    ``1 / loss_se^2`` (uniform without standard errors), bounds
+    ``1 / loss_se^2`` (uniform without standard errors), each standard
+    error floored at 1e-3 of the median one; a size whose losses show no
+    spread (fits that share one subset) takes the median error, bounds
     ``C >= 0`` and ``a`` in ``[0.01, 10]``. The size is measured relative
     to its geometric mean during the fit for conditioning; a grid over
     ``a`` with ``epsilon`` and ``C`` solved linearly gives the start of
@@ -178,11 +182,15 @@ def _fit(
     if sizes.size < 3:
         return None, f"{sizes.size} distinct sizes, at least 3 needed"
 
-    # Weights: inverse standard errors, floored so no size dominates.
+    # Weights: inverse standard errors, floored so no size dominates. A
+    # size whose fits all share one subset shows no spread at all, which
+    # says nothing about its precision: it gets the median error.
     positive = loss_se[np.isfinite(loss_se) & (loss_se > 0)]
     if positive.size:
-        floor = 1e-3 * np.median(positive)
-        scale = np.maximum(np.nan_to_num(loss_se, nan=floor), floor)
+        typical = np.median(positive)
+        floor = _SE_FLOOR * typical
+        scale = np.where(loss_se > 0, np.maximum(loss_se, floor), typical)
+        scale = np.nan_to_num(scale, nan=typical)
     else:
         scale = np.ones_like(mean)
     weight = 1.0 / scale

@@ -28,6 +28,22 @@ def test_recovers_a_known_curve() -> None:
     )
 
 
+def test_sizes_without_spread_do_not_dominate() -> None:
+    # Fits sharing one subset give identical losses at a size: a spread of
+    # zero that says nothing about precision. Such sizes, off the curve,
+    # must not pull the law through themselves.
+    rng = np.random.default_rng(1)
+    sizes = np.repeat(np.arange(40.0, 401.0, 10.0), 6)
+    losses = 5.0 / sizes + rng.normal(0, 0.004, sizes.size)
+    for size, offset in ((40, -0.04), (70, -0.05), (90, 0.01), (110, -0.01)):
+        losses[sizes == size] = 5.0 / size + offset
+    curve = fit_aggregate(sizes, losses)
+
+    assert curve.loc[40.0, "loss_se"] == 0.0
+    assert curve.attrs["a"] == pytest.approx(1.0, abs=0.3)
+    assert curve.attrs["epsilon"] == pytest.approx(0.0, abs=0.01)
+
+
 def test_table_layout() -> None:
     sizes = np.array([300.0, 100.0, 100.0, 200.0, 200.0, 300.0])
     losses = np.array([0.30, 0.50, 0.52, 0.40, 0.41, 0.31])

@@ -18,17 +18,28 @@ FAST = {"hidden": (32, 32), "max_epochs": 60, "patience": 10}
 
 
 def simulate(
-    n_points: int, n_obs: int, seed: int = 0, n_features: int = 4
+    n_points: int,
+    n_obs: int,
+    seed: int = 0,
+    n_features: int = 4,
+    classes: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Laws that are smooth functions of the features, with realistic noise.
 
     ``alpha`` in (0.5, 1.5) and the scale depend on the features, beta is
     ``2 alpha``, about 16% of points are harmful, and the noise sd is 1-4
-    times the mean at the reference size.
+    times the mean at the reference size. With ``classes``, each point
+    also has one of two classes (column ``label`` of the truth), which a
+    fifth feature predicts only in part, and the class moves ``alpha``
+    by -0.3 or +0.3: the law depends on features and class together.
     """
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n_points, n_features))
+    x = rng.normal(size=(n_points, n_features + int(classes)))
     alpha = 1.0 + 0.5 * np.tanh(x[:, 0])
+    label = np.zeros(n_points, dtype=np.int64)
+    if classes:
+        label = (x[:, -1] + 0.7 * rng.normal(size=n_points) > 0).astype(np.int64)
+        alpha = 1.0 + 0.35 * np.tanh(x[:, 0]) + 0.6 * (label - 0.5)
     sign = np.where(x[:, 2] > 1.0, -1.0, 1.0)
     psi_ref = sign * np.exp(-4.0 + 0.6 * x[:, 1])
     ratio = 1.0 + 3.0 / (1.0 + np.exp(-x[:, 3]))
@@ -47,6 +58,7 @@ def simulate(
             "c_se": 0.0,
             "alpha_se": 0.0,
             "c_alpha_cov": 0.0,
+            "label": label,
         }
     )
     return observations, x, truth
@@ -56,12 +68,17 @@ def window_values(laws: pd.DataFrame) -> np.ndarray:
     return values(laws, sizes=(100, 1000))["value"].to_numpy()
 
 
-def test_beats_the_per_point_likelihood_with_few_observations() -> None:
-    observations, x, truth = simulate(n_points=800, n_obs=15)
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_beats_the_per_point_likelihood_with_few_observations(task: str) -> None:
+    # Regression: no labels, one output block. Classification: the class
+    # shifts alpha, so the point's own block must be used to recover it.
+    classes = task == "classification"
+    observations, x, truth = simulate(n_points=800, n_obs=15, classes=classes)
+    labels = truth["label"].to_numpy() if classes else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nbscale.LawFitWarning)
         per_point = fit_laws(observations)
-    amortized = fit_amortized(observations, x, hidden=(64, 64), random_state=0)
+    amortized = fit_amortized(observations, x, labels, hidden=(64, 64), random_state=0)
 
     target = window_values(truth)
     rho_amortized = stats.spearmanr(window_values(amortized), target)[0]
@@ -74,6 +91,10 @@ def test_beats_the_per_point_likelihood_with_few_observations() -> None:
     assert rho_amortized > rho_per_point + 0.1
     assert error_amortized < 0.5 * error_per_point
     assert sign_amortized > 0.9
+    if classes:
+        # The class effect on alpha is recovered, not averaged away.
+        gap = amortized["alpha"].groupby(truth["label"].to_numpy()).median()
+        assert gap[1] - gap[0] > 0.3
 
 
 def test_each_class_gets_its_own_block() -> None:
@@ -231,3 +252,32 @@ def test_study_routes_the_amortized_method(wine: tuple[np.ndarray, np.ndarray]) 
 
     with pytest.raises(TypeError, match=r"apply only to method='amortized'"):
         study.laws("likelihood", hidden=(8,))
+
+
+def test_regression_study_uses_one_block_and_reports_its_loss(
+    diabetes: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = diabetes
+    study = nbscale.Study(
+        X,
+        y,
+        model="linear",
+        sizes=(30, 120),
+        samples=5,
+        points=range(0, 350, 7),
+        store=":memory:",
+        random_state=0,
+    )
+    study.run(progress=False, executor="inline")
+    laws = study.laws("amortized", **FAST)
+
+    assert laws.index.tolist() == sorted(study.observations()["point"].unique())
+    assert np.isfinite(laws.drop(columns=["converged", "flag"]).to_numpy(float)).all()
+    # The held-out loss is the mean NLL of the held-out points' observations
+    # at their predicted laws, so it is on the scale of the nll column.
+    val_loss = laws.attrs["val_loss"]
+    assert np.isfinite(val_loss) and laws.attrs["n_val_points"] >= 1
+    assert abs(val_loss - laws["nll"].median()) < 5.0
+    assert len(study.values(method="amortized", **FAST)) == len(laws)
+    with pytest.raises(ValueError, match=r"balanced: a class-balanced"):
+        study.recommend(size=60, balanced=True, method="amortized", **FAST)
