@@ -360,8 +360,13 @@ class StudyResults:
     def aggregate(self, *, warn: bool = True) -> pd.DataFrame:
         """The dataset-level curve: mean validation loss at each size.
 
-        Every observation contributes the loss of the model trained on
-        ``D`` (size ``k``) and on ``D`` plus the point (size ``k + 1``).
+        Each draw contributes two losses: that of the model trained on its
+        subset ``D`` (size ``k``) and the mean loss of the models trained
+        on ``D`` plus one of its points (size ``k + 1``). The draw, not
+        the observation, is the unit: under the shared design many
+        observations reuse one fit on ``D``, and counting that fit once
+        per observation would make its size look far more precise than
+        it is.
 
         Parameters
         ----------
@@ -388,8 +393,13 @@ class StudyResults:
         from nbscale.laws import fit_aggregate
 
         frame = self._store.observations()
-        sizes = np.concatenate([frame["size"], frame["size"] + 1])
-        losses = np.concatenate([frame["loss_without"], frame["loss_with"]])
+        per_draw = frame.groupby("draw", sort=False).agg(
+            size=("size", "first"),
+            loss_without=("loss_without", "first"),
+            loss_with=("loss_with", "mean"),
+        )
+        sizes = np.concatenate([per_draw["size"], per_draw["size"] + 1])
+        losses = np.concatenate([per_draw["loss_without"], per_draw["loss_with"]])
         return fit_aggregate(sizes.astype(np.float64), losses, warn=warn)
 
     # ----------------------------------------------------------- notebooks

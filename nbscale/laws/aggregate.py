@@ -76,9 +76,13 @@ def fit_aggregate(
     Notes
     -----
     Weighted nonlinear least squares on the per-size means, weights
-    ``1 / loss_se^2`` (uniform without standard errors), each standard
-    error floored at 1e-3 of the median one; a size whose losses show no
-    spread (fits that share one subset) takes the median error, bounds
+    ``n_obs / sd(k)^2``, where ``sd(k)`` is a power law fitted in log
+    space to the per-size sds of the sizes that repeat: a per-size sd from
+    a few fits is too noisy to weight by. With fewer than three repeated
+    sizes the weights are ``1 / loss_se^2`` (uniform without standard
+    errors), each error floored at 1e-3 of the median one, and a size
+    whose losses show no spread (fits that share one subset) takes the
+    median error. Bounds
     ``C >= 0`` and ``a`` in ``[0.01, 10]``. The size is measured relative
     to its geometric mean during the fit for conditioning; a grid over
     ``a`` with ``epsilon`` and ``C`` solved linearly gives the start of
@@ -107,7 +111,7 @@ def fit_aggregate(
     loss_se = _standard_errors(n_obs, sd)
 
     # Fit, or fall back to the means.
-    params, reason = _fit(unique, mean, loss_se)
+    params, reason = _fit(unique, mean, _weighting_errors(unique, n_obs, sd))
     if params is None:
         fitted = mean.copy()
         if warn:
@@ -162,6 +166,30 @@ def _check_inputs(sizes: ArrayLike, losses: ArrayLike) -> tuple[FloatArray, ...]
             f"sizes: expected positive sizes, got {arrays[0][arrays[0] <= 0][0]!r}"
         )
     return tuple(arrays)
+
+
+def _weighting_errors(
+    sizes: FloatArray, n_obs: NDArray[np.int64], sd: FloatArray
+) -> FloatArray:
+    """Standard errors for the fit's weights, from a smooth model of the sd.
+
+    The spread of the losses changes slowly with the size, but the sd of
+    two or three fits at one size is itself very noisy: weighting by it
+    lets a size whose few losses happen to agree pull the curve through
+    itself. A power law ``sd(k)`` fitted robustly (Theil-Sen) in log
+    space to the sizes that repeat replaces the per-size sd; with fewer
+    than three such sizes the per-size errors are used.
+    """
+    repeated = (n_obs >= 2) & (sd > 0)
+    if np.unique(sizes[repeated]).size < 3:
+        return _standard_errors(n_obs, sd)
+    from scipy.stats import theilslopes
+
+    # Theil-Sen: a size whose few losses agree by chance is an outlier in
+    # log sd, and must not drag the line (least squares would).
+    slope, intercept, _, _ = theilslopes(np.log(sd[repeated]), np.log(sizes[repeated]))
+    modelled = np.exp(intercept + slope * np.log(sizes))
+    return modelled / np.sqrt(n_obs)
 
 
 def _standard_errors(n_obs: NDArray[np.int64], sd: FloatArray) -> FloatArray:

@@ -263,6 +263,23 @@ def test_laws_values_recommend_aggregate_flow(cancer) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::nbscale.LawFitWarning")
+def test_aggregate_counts_each_draw_once(cancer) -> None:
+    # Under the shared design one fit on D serves many points: the curve
+    # must count that fit once, not once per observation that reuses it.
+    X, y = cancer
+    study = small(X, y, sizes=(20, 120), samples=6, points=list(range(30)))
+    study.run(progress=False, executor="inline")
+    observations = study.observations()
+    curve = study.aggregate()
+
+    draws = observations.groupby("draw")["size"].first()
+    assert draws.size < len(observations)  # the design shared its fits
+    assert curve["n_obs"].sum() == 2 * draws.size
+    without = curve.loc[draws.value_counts().index, "n_obs"]
+    assert (without >= draws.value_counts().reindex(without.index)).all()
+
+
+@pytest.mark.filterwarnings("ignore::nbscale.LawFitWarning")
 def test_loglinear_needs_repeated_sizes(wine) -> None:
     study = small(*wine, samples=4).run(progress=False, executor="inline")
     with pytest.raises(ValueError, match="needs sizes observed repeatedly"):

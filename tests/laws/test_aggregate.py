@@ -30,18 +30,45 @@ def test_recovers_a_known_curve() -> None:
 
 def test_sizes_without_spread_do_not_dominate() -> None:
     # Fits sharing one subset give identical losses at a size: a spread of
-    # zero that says nothing about precision. Such sizes, off the curve,
-    # must not pull the law through themselves.
+    # zero that says nothing about precision. Such sizes must weigh as
+    # much as sizes with the same means and an ordinary spread, no more.
     rng = np.random.default_rng(1)
     sizes = np.repeat(np.arange(40.0, 401.0, 10.0), 6)
-    losses = 5.0 / sizes + rng.normal(0, 0.004, sizes.size)
+    clean = 5.0 / sizes + rng.normal(0, 0.004, sizes.size)
+    flat, spread = clean.copy(), clean.copy()
     for size, offset in ((40, -0.04), (70, -0.05), (90, 0.01), (110, -0.01)):
-        losses[sizes == size] = 5.0 / size + offset
-    curve = fit_aggregate(sizes, losses)
+        at = sizes == size
+        flat[at] = 5.0 / size + offset
+        spread[at] = flat[at] + clean[at] - clean[at].mean()
+    curve = fit_aggregate(sizes, flat)
+    reference = fit_aggregate(sizes, spread)
 
     assert curve.loc[40.0, "loss_se"] == 0.0
-    assert curve.attrs["a"] == pytest.approx(1.0, abs=0.3)
-    assert curve.attrs["epsilon"] == pytest.approx(0.0, abs=0.01)
+    assert curve.attrs["a"] == pytest.approx(reference.attrs["a"], abs=0.05)
+    assert curve.attrs["C"] == pytest.approx(reference.attrs["C"], rel=0.1)
+
+
+def test_a_size_whose_few_losses_agree_does_not_dominate() -> None:
+    # Four fits at 40 that happen to agree to 1e-6: an empirical standard
+    # error would give that size a million times the weight of the others.
+    # The modelled spread must weigh it as if its losses had the ordinary
+    # spread of their neighbours, no more.
+    rng = np.random.default_rng(2)
+    sizes = np.repeat(np.arange(40.0, 401.0, 10.0), 4)
+    losses = 0.05 + 5.0 / sizes + rng.normal(0, 0.004, sizes.size)
+    at = sizes == 40
+    losses[at] += 0.008  # off the curve by chance, as a small size can be
+    agreeing = losses.copy()
+    agreeing[at] = losses[at].mean() + np.array([0, 1, 0, 1]) * 1e-6
+    curve = fit_aggregate(sizes, agreeing)
+    reference = fit_aggregate(sizes, losses)
+
+    assert curve.loc[40.0, "loss_se"] < 1e-5
+    assert curve.attrs["a"] == pytest.approx(reference.attrs["a"], abs=0.02)
+    assert curve.attrs["epsilon"] == pytest.approx(
+        reference.attrs["epsilon"], abs=0.002
+    )
+    assert reference.attrs["a"] == pytest.approx(1.0, abs=0.3)
 
 
 def test_table_layout() -> None:
