@@ -443,8 +443,11 @@ class Study(StudyResults):
         try:
             while not self.wait(timeout=0.25, _raise=False):
                 if bar is not None:
-                    bar.n = self.n_observations + self.n_failures
-                    bar.refresh()
+                    # update() redraws at most every mininterval, and only
+                    # on news: a log file gets no line per poll.
+                    settled = self.n_observations + self.n_failures
+                    if settled > bar.n:
+                        bar.update(settled - bar.n)
         except KeyboardInterrupt:
             self.stop()
             logger.info("interrupted; %d observations kept", self.n_observations)

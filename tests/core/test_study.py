@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -260,6 +261,25 @@ def test_laws_values_recommend_aggregate_flow(cancer) -> None:
     assert worst["score"].is_monotonic_increasing
     curve = study.aggregate()
     assert curve.index.name == "size" and (curve["n_obs"] > 0).all()
+
+
+def test_progress_bar_reports_only_news(wine, capsys) -> None:
+    # The bar reaches the target and redraws on new observations only,
+    # not on every poll: a script's log must not fill with copies.
+    from nbscale.testing import KnownLawLearner, random_laws
+
+    # About 3 s of pretend work in batches of about half a second: a dozen
+    # polls of the bar, half a dozen of them with news.
+    learner = KnownLawLearner(random_laws(len(wine[0])), seconds_per_fit=0.1)
+    study = small(*wine, model=learner, samples=5, points=list(range(6)))
+    study.run(progress=True, executor="inline")
+    err = capsys.readouterr().err
+
+    frames = [frame for frame in err.replace("\r", "\n").splitlines() if frame]
+    assert any("30/30" in frame for frame in frames)
+    counts = [frame.split("|")[-1].split()[0] for frame in frames if "|" in frame]
+    repeats = sum(a == b for a, b in pairwise(counts))
+    assert repeats <= 2  # tqdm's own final refresh and close
 
 
 @pytest.mark.filterwarnings("ignore::nbscale.LawFitWarning")
