@@ -180,8 +180,10 @@ class StudyResults:
             laws are flagged; the dashboard passes False.
         **options
             Keyword arguments of :func:`nbscale.laws.fit_amortized`
-            (``hidden``, ``max_epochs``, ``random_state``, ...); only with
-            ``method="amortized"``.
+            (``hidden``, ``max_epochs``, ``random_state``, ...) with
+            ``method="amortized"``; ``prior`` of :func:`nbscale.fit_laws`
+            (``prior="empirical"`` for empirical Bayes) with
+            ``method="likelihood"``.
 
         Returns
         -------
@@ -208,12 +210,13 @@ class StudyResults:
                 "laws: the study has no observations yet; call run() or start()"
             )
         if method != "amortized":
+            prior = options.pop("prior", None)
             if options:
                 raise TypeError(
                     f"laws: options {sorted(options)!r} apply only to "
                     f"method='amortized', got method={method!r}"
                 )
-            return fit_laws(observations, method=method, warn=warn)
+            return fit_laws(observations, method=method, prior=prior, warn=warn)
 
         # The amortized fit trains a network: reuse it until new data arrive.
         key = (len(observations), repr(sorted(options.items())))

@@ -31,6 +31,7 @@ __all__ = [
     "ThreadExecutor",
     "check_executor",
     "evaluate_batch",
+    "import_background_dependencies",
 ]
 
 logger = logging.getLogger(__name__)
@@ -291,3 +292,53 @@ class StopFlag:
 
     def resume(self) -> None:
         self._resume.set()
+
+
+# Modules the driver thread imports lazily (executors, learners). They are
+# imported in the caller's thread before the driver starts: a background
+# import racing the user's next `import` of a package that shares
+# dependencies can trip Python's import-lock deadlock detection.
+_BACKGROUND_IMPORTS = (
+    "joblib.externals.loky.process_executor",
+    *(
+        f"joblib.externals.loky.backend.{name}"  # some fail off their platform
+        for name in (
+            "fork_exec",
+            "popen_loky_posix",
+            "queues",
+            "reduction",
+            "resource_tracker",
+            "spawn",
+            "synchronize",
+            "utils",
+        )
+    ),
+    "threadpoolctl",
+    "scipy.linalg",
+    "scipy.linalg.lapack",
+    "scipy.special",
+    "sklearn.base",
+    "sklearn.linear_model",
+    "nbscale.learners.sklearn",
+)
+
+
+def import_background_dependencies() -> None:
+    """Import, in the calling thread, what the driver thread will need.
+
+    Called by ``Study.start`` before the driver starts.
+
+    Examples
+    --------
+    >>> from nbscale.runner import import_background_dependencies
+    >>> import_background_dependencies()
+    >>> import sys; "sklearn.linear_model" in sys.modules
+    True
+    """
+    import importlib
+
+    for name in _BACKGROUND_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # pragma: no cover - all ship with scikit-learn
+            logger.debug("could not import %s ahead of the driver", name)

@@ -44,7 +44,12 @@ from nbscale.learners import (
 )
 from nbscale.metrics import Metric, check_metric
 from nbscale.reopen import open_or_create, open_study
-from nbscale.runner import EvaluationContext, StopFlag, check_executor
+from nbscale.runner import (
+    EvaluationContext,
+    StopFlag,
+    check_executor,
+    import_background_dependencies,
+)
 from nbscale.sampling import Plan, check_sizes
 from nbscale.stopping import RunState, StoppingRule, check_stopping_rule
 from nbscale.store import SQLiteStore
@@ -386,6 +391,7 @@ class Study(StudyResults):
             self._history.clear()
             self._history.append((self._started_at, self.n_observations))
             self._warned = False
+            import_background_dependencies()
             self._thread = threading.Thread(
                 target=self._drive, name=f"nbscale-{self.name}", daemon=True
             )

@@ -85,11 +85,11 @@ def quiet_laws(study: nbscale.Study, method: str = "likelihood", **options: Any)
         return study.laws(method, **options)
 
 
-def fit_quietly(observations: pd.DataFrame) -> pd.DataFrame:
+def fit_quietly(observations: pd.DataFrame, **options: Any) -> pd.DataFrame:
     """``nbscale.fit_laws`` without the flag warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nbscale.LawFitWarning)
-        return nbscale.fit_laws(observations)
+        return nbscale.fit_laws(observations, **options)
 
 
 def r_squared(observed: np.ndarray, predicted: np.ndarray) -> float:

@@ -7,6 +7,8 @@ contribution over the size window) measured with many more samples?
 - Monte Carlo: the mean of the point's ``m`` contributions (sizes are
   uniform on the window, so it is an unbiased estimate of the value);
 - likelihood: ``fit_laws`` on the ``m`` observations, then ``values``;
+  plain maximum likelihood as in the paper, and again with
+  ``prior="empirical"`` ("likelihood, prior");
 - amortized: ``fit_amortized`` on the ``m`` observations of every
   studied point at once (features and class of each point), then
   ``values``.
@@ -62,6 +64,8 @@ def estimate(
         return sample.groupby("point")["delta"].mean()
     if name == "likelihood":
         laws = fit_quietly(sample)
+    elif name == "likelihood, prior":
+        laws = fit_quietly(sample, prior="empirical")
     else:
         laws = nbscale.fit_amortized(sample, X_pool, y_pool, random_state=seed)
     return nbscale.values(laws, WINDOW)["value"]
@@ -131,7 +135,7 @@ def main() -> None:
     rows = []
     for m in counts:
         sample = first(observations, m)
-        for name in ("Monte Carlo", "likelihood", "amortized"):
+        for name in ("Monte Carlo", "likelihood", "likelihood, prior", "amortized"):
             started = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", nbscale.LawFitWarning)

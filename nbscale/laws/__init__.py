@@ -20,6 +20,14 @@ from __future__ import annotations
 
 from nbscale.laws.aggregate import fit_aggregate
 from nbscale.laws.amortized import fit_amortized
-from nbscale.laws.fit import LAW_COLUMNS, fit_laws
+from nbscale.laws.fit import LAW_COLUMNS, empirical_prior, fit_laws
+from nbscale.laws.likelihood import Prior
 
-__all__ = ["LAW_COLUMNS", "fit_aggregate", "fit_amortized", "fit_laws"]
+__all__ = [
+    "LAW_COLUMNS",
+    "Prior",
+    "empirical_prior",
+    "fit_aggregate",
+    "fit_amortized",
+    "fit_laws",
+]

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ALPHA_BOUNDS", "BETA_BOUNDS", "LawArrays", "fit_likelihood"]
+__all__ = ["ALPHA_BOUNDS", "BETA_BOUNDS", "LawArrays", "Prior", "fit_likelihood"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -175,6 +175,46 @@ class _Moments(NamedTuple):
     ttrr: FloatArray
 
 
+class Prior(NamedTuple):
+    """Independent normal priors on ``log(alpha)`` and ``beta``.
+
+    Added to a point's negative log-likelihood as
+    ``0.5 ((log alpha - log_alpha_mean) / log_alpha_sd)^2 +
+    0.5 ((beta - beta_mean) / beta_sd)^2``: a fit that knows how laws
+    spread across the points of a study, so that a point with few
+    observations is pulled towards its population instead of an edge of
+    the search box.
+
+    Examples
+    --------
+    >>> from nbscale.laws.likelihood import Prior
+    >>> Prior(log_alpha_mean=0.0, log_alpha_sd=0.5, beta_mean=2.0, beta_sd=1.0)
+    Prior(log_alpha_mean=0.0, log_alpha_sd=0.5, beta_mean=2.0, beta_sd=1.0)
+    """
+
+    log_alpha_mean: float
+    log_alpha_sd: float
+    beta_mean: float
+    beta_sd: float
+
+    def penalty(
+        self, alpha: FloatArray, beta: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Penalty, gradient ``(n, 2)`` and Hessian ``(n, 2, 2)`` in (a, b).
+
+        The Hessian keeps only the always-positive part of the ``alpha``
+        curvature (``1 / (sd^2 alpha^2)``), as a Gauss-Newton term.
+        """
+        z_a = (np.log(alpha) - self.log_alpha_mean) / self.log_alpha_sd
+        z_b = (beta - self.beta_mean) / self.beta_sd
+        value = 0.5 * (z_a**2 + z_b**2)
+        grad = np.stack([z_a / (self.log_alpha_sd * alpha), z_b / self.beta_sd], 1)
+        hess = np.zeros((alpha.size, 2, 2))
+        hess[:, 0, 0] = 1.0 / (self.log_alpha_sd * alpha) ** 2
+        hess[:, 1, 1] = 1.0 / self.beta_sd**2
+        return value, grad, hess
+
+
 def _prepare(
     codes: IntArray, sizes: FloatArray, deltas: FloatArray, n_points: int
 ) -> _Prepared:
@@ -288,7 +328,9 @@ def _profile_terms(
     return objective, grad, hess
 
 
-def _grid_starts(seg: _Segments) -> tuple[IntArray, FloatArray]:
+def _grid_starts(
+    seg: _Segments, prior: Prior | None = None
+) -> tuple[IntArray, FloatArray]:
     """Starting ``(alpha, beta)`` pairs from a coarse grid of the profile.
 
     Returns the local point of each start, shape ``(n_starts,)``, and the
@@ -324,6 +366,14 @@ def _grid_starts(seg: _Segments) -> tuple[IntArray, FloatArray]:
         f = sum_c[:, 32 + l_] - sum_b[:, 32 + l_ - j] ** 2 / sum_a[:, 32 + l_ - 2 * j]
     f = np.where(np.isfinite(f), f, np.inf)
     f = np.maximum(f, _VARIANCE_FLOOR * seg.counts[:, None, None])
+    if prior is not None:
+        # Compare cells by the penalised objective, 0.5 log f + P / n.
+        grid_alpha = np.clip(_GRID_ALPHA, *ALPHA_BOUNDS)
+        cell_alpha, cell_beta = np.meshgrid(grid_alpha, _GRID_BETA, indexing="ij")
+        penalty = prior.penalty(cell_alpha.ravel(), cell_beta.ravel())[0]
+        f = 0.5 * np.log(f) + (
+            penalty.reshape(cell_alpha.shape)[None] / seg.counts[:, None, None]
+        )
 
     # Local minima of the grid (no lower cell among the 8 neighbours).
     padded = np.pad(f, ((0, 0), (1, 1), (1, 1)), constant_values=np.inf)
@@ -353,6 +403,27 @@ def _grid_starts(seg: _Segments) -> tuple[IntArray, FloatArray]:
     j_best, l_best = np.unravel_index(best[keep], (n_a, n_b))
     alpha = np.clip(_GRID_ALPHA[j_best], *ALPHA_BOUNDS)
     return rows, np.stack([alpha, _GRID_BETA[l_best]], axis=1)
+
+
+def _penalised(
+    seg: _Segments, theta: FloatArray, prior: Prior | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Profile objective, gradient and Hessian at ``theta``, plus the prior.
+
+    The objective is a mean over a point's observations, so the prior,
+    a term of the point's total negative log-likelihood, enters divided
+    by the point's number of observations.
+    """
+    objective, grad, hess = _profile(_moments(seg, *theta.T), seg.counts)
+    if prior is None:
+        return objective, grad, hess
+    value, p_grad, p_hess = prior.penalty(theta[:, 0], theta[:, 1])
+    n = seg.counts.astype(np.float64)
+    return (
+        objective + value / n,
+        grad + p_grad / n[:, None],
+        hess + p_hess / n[:, None, None],
+    )
 
 
 def _newton_direction(
@@ -400,14 +471,14 @@ def _clip(theta: FloatArray) -> FloatArray:
 
 
 def _optimise(
-    seg: _Segments, theta: FloatArray
+    seg: _Segments, theta: FloatArray, prior: Prior | None = None
 ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
     """Minimise the profile from ``theta``, shape ``(n, 2)``, for all points.
 
     Returns the optimum, its objective and whether each point met the
     stopping rule.
     """
-    objective, grad, hess = _profile(_moments(seg, *theta.T), seg.counts)
+    objective, grad, hess = _penalised(seg, theta, prior)
     active = np.isfinite(objective)
     converged = np.zeros(theta.shape[0], dtype=bool)
 
@@ -432,8 +503,7 @@ def _optimise(
             mask = np.zeros(theta.shape[0], dtype=bool)
             mask[rows] = True
             sub = seg.subset(mask)
-            m = _moments(sub, *trial.T)
-            new_obj, new_grad, new_hess = _profile(m, sub.counts)
+            new_obj, new_grad, new_hess = _penalised(sub, trial, prior)
             gain = np.sum(grad[rows] * (trial - theta[rows]), axis=1)
             ok = np.isfinite(new_obj) & (new_obj <= objective[rows] + 1e-4 * gain)
             accepted = rows[ok]
@@ -556,7 +626,11 @@ def _mean_nll(prep: _Prepared, rr: FloatArray, sigma2: FloatArray) -> FloatArray
 
 
 def fit_likelihood(
-    codes: IntArray, sizes: FloatArray, deltas: FloatArray, n_points: int
+    codes: IntArray,
+    sizes: FloatArray,
+    deltas: FloatArray,
+    n_points: int,
+    prior: Prior | None = None,
 ) -> LawArrays:
     """Fit the four-parameter noise model to every point by maximum likelihood.
 
@@ -574,11 +648,17 @@ def fit_likelihood(
         Finite marginal contributions (loss without minus loss with).
     n_points : int
         Number of points.
+    prior : Prior, optional
+        Normal priors on ``log(alpha)`` and ``beta``; with one, the
+        estimates maximise the posterior instead of the likelihood, and
+        the standard errors include the prior's curvature. None (the
+        default) is plain maximum likelihood.
 
     Returns
     -------
     LawArrays
-        Estimates of shape ``(n_points,)``, NaN-free and finite.
+        Estimates of shape ``(n_points,)``, NaN-free and finite. ``nll``
+        is the likelihood's part of the objective, without the prior.
 
     Notes
     -----
@@ -624,8 +704,8 @@ def fit_likelihood(
     converged = np.zeros(n_points, dtype=bool)
     if fit_mask.any():
         sub = seg.subset(fit_mask)
-        rows, start = _grid_starts(sub)
-        theta, objective, done = _optimise(sub.take(rows), start)
+        rows, start = _grid_starts(sub, prior)
+        theta, objective, done = _optimise(sub.take(rows), start, prior)
 
         # Keep the best optimum of every point's starts.
         order = np.lexsort((np.nan_to_num(objective, nan=np.inf), rows))
@@ -637,7 +717,12 @@ def fit_likelihood(
     m = _moments(seg, alpha, beta)
     sigma2 = _variance(np.nan_to_num(m.rr), seg.counts)
     c_scaled = np.nan_to_num(m.c)
-    cov = _covariance(_information(m, sigma2))[:, :2, :2]
+    info = _information(m, sigma2)
+    if prior is not None:
+        curvature = prior.penalty(alpha, beta)[2]
+        info[:, 1, 1] += curvature[:, 0, 0]
+        info[:, 3, 3] += curvature[:, 1, 1]
+    cov = _covariance(info)[:, :2, :2]
     law = _to_original(prep, c_scaled, alpha, sigma2, beta, cov)
     fallback = _to_original(prep, c_scaled, alpha, sigma2, beta, None)
     for key in ("c_se", "alpha_se", "c_alpha_cov"):

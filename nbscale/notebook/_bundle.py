@@ -128,16 +128,28 @@ def warm_up() -> threading.Thread:
         The (daemon) thread; errors are logged, and raised again by the
         next :func:`dashboard_esm` call.
 
+    Notes
+    -----
+    The imports (Altair, anywidget, vl-convert: about a second) happen in
+    the calling thread; only the bundling runs in the background. Two
+    threads importing packages that share dependencies at the same time
+    (Altair and scikit-learn both import narwhals) can trip Python's
+    import-lock deadlock detection, which would fail the user's next cell.
+
     Examples
     --------
     >>> warm_up().join()
     """
+    try:
+        import altair  # noqa: F401 - slow to import; the charts need it
+        import anywidget  # noqa: F401
+        import vl_convert  # noqa: F401
+    except ImportError:
+        logger.warning("could not import the dashboard's libraries", exc_info=True)
 
     def build() -> None:
         try:
             dashboard_esm()
-            import altair  # noqa: F401 - slow to import; the charts need it
-            import anywidget  # noqa: F401
         except Exception:
             logger.warning("could not prepare the dashboard front-end", exc_info=True)
 

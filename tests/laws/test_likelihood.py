@@ -266,3 +266,95 @@ def test_array_engine_matches_front_door() -> None:
     )
     np.testing.assert_array_equal(arrays.alpha, laws["alpha"].to_numpy())
     np.testing.assert_array_equal(arrays.n_obs, laws["n_obs"].to_numpy())
+
+
+def plain_and_shrunk(obs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The laws without a prior and with the empirical prior."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LawFitWarning)
+        return fit_laws(obs), fit_laws(obs, prior="empirical")
+
+
+def test_empirical_prior_tames_few_observations() -> None:
+    # 20 observations a point: plain maximum likelihood sends many laws to
+    # an edge of the box; the empirical prior pulls them back towards the
+    # population and recovers alpha and the value better.
+    from nbscale import values
+
+    obs, truth = simulate(n_points=400, n_obs=20, seed=3)
+    plain, shrunk = plain_and_shrunk(obs)
+
+    true_alpha = truth["alpha"].to_numpy()
+    plain_error = np.median(np.abs(plain["alpha"].to_numpy() - true_alpha))
+    shrunk_error = np.median(np.abs(shrunk["alpha"].to_numpy() - true_alpha))
+    assert shrunk_error < 0.75 * plain_error
+    assert (shrunk["flag"] == "at_bound").mean() < (plain["flag"] == "at_bound").mean()
+    assert plain.attrs["prior"] is None
+    assert set(shrunk.attrs["prior"]) == {
+        "log_alpha_mean",
+        "log_alpha_sd",
+        "beta_mean",
+        "beta_sd",
+    }
+
+    # Values over the window: the wild ones (the worst 1 %) are tamed.
+    exact = truth.assign(c_se=0.0, alpha_se=0.0, c_alpha_cov=0.0)
+    target = values(exact, (100, 1000))["value"].to_numpy()
+
+    def worst_error(laws: pd.DataFrame) -> float:
+        estimate = values(laws, (100, 1000))["value"].to_numpy()
+        return float(np.quantile(np.abs(estimate - target) / np.abs(target), 0.99))
+
+    assert worst_error(shrunk) < 0.4 * worst_error(plain)
+
+
+def test_prior_changes_little_with_many_observations() -> None:
+    obs, _ = simulate(n_points=60, n_obs=400, seed=4)
+    plain, shrunk = plain_and_shrunk(obs)
+
+    ok = (plain["flag"] == "ok").to_numpy()
+    shift = np.abs(shrunk["alpha"] - plain["alpha"]).to_numpy()[ok]
+    assert np.median(shift) < 0.5 * np.median(plain["alpha_se"].to_numpy()[ok])
+
+
+def test_a_fixed_prior_pulls_towards_its_centre() -> None:
+    from nbscale.laws import Prior
+
+    obs, _ = simulate(n_points=50, n_obs=15, seed=5)
+    tight = Prior(
+        log_alpha_mean=np.log(1.5), log_alpha_sd=0.01, beta_mean=3.0, beta_sd=0.01
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LawFitWarning)
+        laws = fit_laws(obs, prior=tight)
+
+    assert np.allclose(laws["alpha"], 1.5, atol=0.05)
+    assert np.allclose(laws["beta"], 3.0, atol=0.05)
+    assert (laws["alpha_se"] < 0.02 * 1.5 * 3).all()
+
+
+def test_too_few_points_for_a_prior_keep_the_plain_fit() -> None:
+    obs, _ = simulate(n_points=5, n_obs=60, seed=6)
+    plain, shrunk = plain_and_shrunk(obs)
+
+    assert shrunk.attrs["prior"] is None
+    pd.testing.assert_frame_equal(plain, shrunk)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"prior": "bayes"},
+            r"prior: expected 'empirical', None or a Prior, got 'bayes'",
+        ),
+        (
+            {"prior": "empirical", "method": "loglinear"},
+            r"prior: applies to method='likelihood' only",
+        ),
+    ],
+)
+def test_bad_prior_is_named(kwargs: dict, match: str) -> None:
+    obs, _ = simulate(n_points=5, n_obs=20, seed=7)
+    with pytest.raises(ValueError, match=match):
+        fit_laws(obs, **kwargs)
