@@ -155,32 +155,47 @@ def main() -> None:
 
 
 def chart(table: pd.DataFrame) -> None:
-    """Each score against the number of observations per point."""
+    """Each score against the number of observations per point.
+
+    Scores below the frame's floor of -0.5 are drawn on the floor as
+    downward triangles, so a clipped value is visible as such.
+    """
     import altair as alt
 
+    floor = -0.5
     long = table.melt(
         id_vars=["m", "estimator"],
         value_vars=["R²", "Pearson", "Spearman"],
         var_name="score",
     )
-    lines = (
-        alt.Chart(long)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X(
-                "m:Q",
-                scale=alt.Scale(type="log", domain=[4, 120]),
-                title="observations per point",
-            ),
-            y=alt.Y(
-                "value:Q", title=None, scale=alt.Scale(domain=[-0.5, 1], clamp=True)
-            ),
-            color=alt.Color("estimator:N"),
-        )
-        .properties(width=220, height=200)
-        .facet(column=alt.Column("score:N", title=None))
+    long["clipped"] = long["value"] < floor
+    long["shown"] = long["value"].clip(lower=floor)
+    base = alt.Chart(long).encode(
+        x=alt.X(
+            "m:Q",
+            scale=alt.Scale(type="log", domain=[4, 120]),
+            axis=alt.Axis(values=[5, 10, 20, 50, 100]),
+            title="observations per point",
+        ),
+        y=alt.Y("shown:Q", title=None, scale=alt.Scale(domain=[floor - 0.1, 1])),
+        color=alt.Color("estimator:N"),
     )
-    save_chart(lines, "estimators")
+    layers = alt.layer(
+        base.mark_line(),
+        base.mark_point(filled=True, size=70, opacity=1).encode(
+            shape=alt.Shape(
+                "clipped:N",
+                scale=alt.Scale(
+                    domain=[False, True], range=["circle", "triangle-down"]
+                ),
+                title=f"below {floor}",
+            )
+        ),
+    )
+    chart = layers.properties(width=220, height=200).facet(
+        column=alt.Column("score:N", title=None)
+    )
+    save_chart(chart, "estimators")
 
 
 if __name__ == "__main__":
