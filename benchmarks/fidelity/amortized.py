@@ -149,16 +149,18 @@ def chart(table: pd.DataFrame) -> None:
         value_vars=["value Spearman", "median |alpha error|"],
         var_name="score",
     )
+    # Lines dashed by task; the legend shows the task as the point shape,
+    # since a dash legend draws no visible symbol here.
+    base = alt.Chart(long).encode(
+        x=alt.X("m:Q", title="observations per point", scale=alt.Scale(zero=False)),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        color=alt.Color("estimator:N"),
+    )
     lines = (
-        alt.Chart(long)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("m:Q", title="observations per point", scale=alt.Scale(zero=False)),
-            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-            color=alt.Color("estimator:N"),
-            strokeDash=alt.StrokeDash(
-                "task:N",
-                legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2),
+        alt.layer(
+            base.mark_line().encode(strokeDash=alt.StrokeDash("task:N", legend=None)),
+            base.mark_point(filled=True, size=60).encode(
+                shape=alt.Shape("task:N", title="task (solid / dashed)")
             ),
         )
         .properties(width=240, height=200)
