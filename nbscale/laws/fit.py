@@ -167,9 +167,6 @@ def fit_laws(
     observations per point, ``Study.laws(method="amortized")`` or the
     plain mean of the observations are often better still.
 
-    TODO(estimators): a prior that helps rankings at every count, so that
-    it can become the default.
-
     The noise model follows Covert et al., "Scaling Laws for the Value of
     Individual Data Points in Machine Learning", ICML 2024, section 3.
 
@@ -209,6 +206,8 @@ def fit_laws(
     codes, labels, sizes, deltas = _check_observations(observations)
 
     # Fit; the empirical prior comes from a first, plain fit.
+    # TODO(estimators): a prior that also keeps the ranking of points with
+    # many observations (see Notes), so that it can become the default.
     used: Prior | None = None
     if method == "loglinear":
         arrays = fit_loglinear(codes, sizes, deltas, len(labels))
