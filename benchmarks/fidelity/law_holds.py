@@ -163,7 +163,9 @@ def chart(scatter: pd.DataFrame, alphas: pd.DataFrame) -> None:
         .encode(
             x=alt.X("predicted:Q", title="law's prediction (held-out size)"),
             y=alt.Y("observed:Q", title="observed mean contribution"),
-            color=alt.Color("size:O", title="size k"),
+            color=alt.Color(
+                "size:O", title="size k", scale=alt.Scale(scheme="viridis")
+            ),
         )
         .properties(width=260, height=220)
     )
