@@ -130,9 +130,7 @@ def _demo(args: argparse.Namespace) -> int:
         key = (record.category, str(record.message))
         if key not in seen:
             seen.add(key)
-            warnings.warn_explicit(
-                record.message, record.category, record.filename, record.lineno
-            )
+            sys.stderr.write(f"{record.category.__name__}: {record.message}\n")
     for name, table in tables.items():
         table.to_csv(os.path.join(args.out, f"{name}.csv"))
 

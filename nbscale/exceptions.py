@@ -10,13 +10,45 @@ filter them precisely::
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 __all__ = [
     "AllFitsFailedError",
     "FitFailureWarning",
     "LawFitWarning",
     "NbscaleWarning",
     "StoreError",
+    "user_stacklevel",
 ]
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the caller of nbscale.
+
+    Counted from the function that calls ``warnings.warn``: the first frame
+    whose file lies outside the nbscale package, so a warning raised deep
+    inside (``Study.laws`` calling ``fit_laws``) names the user's line.
+
+    Returns
+    -------
+    int
+        At least 2.
+
+    Examples
+    --------
+    >>> from nbscale.exceptions import user_stacklevel
+    >>> user_stacklevel() >= 2
+    True
+    """
+    level = 1
+    frame = sys._getframe(1)  # the function about to warn
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return max(level, 2)
 
 
 class NbscaleWarning(UserWarning):

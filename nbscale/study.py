@@ -34,7 +34,7 @@ from nbscale.config import (
 from nbscale.data import Dataset, check_dataset
 from nbscale.designs import GROUP_SIZE, SharedPlan, SharedSource, check_design
 from nbscale.driver import Driver
-from nbscale.exceptions import FitFailureWarning
+from nbscale.exceptions import FitFailureWarning, user_stacklevel
 from nbscale.learners import (
     Learner,
     check_engine,
@@ -517,7 +517,7 @@ class Study(StudyResults):
                 f"fits failed and were recorded as failures; most common: "
                 f"{common}. See Study.failures()",
                 FitFailureWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         if driver.error is not None:
             raise driver.error

@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import least_squares
 
-from nbscale.exceptions import LawFitWarning
+from nbscale.exceptions import LawFitWarning, user_stacklevel
 
 __all__ = ["fit_aggregate"]
 
@@ -119,7 +119,7 @@ def fit_aggregate(
                 f"fit_aggregate: the law loss(k) = epsilon + C k^-a could not "
                 f"be fitted ({reason}); 'fitted' repeats the per-size means.",
                 LawFitWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         attrs = {"epsilon": np.nan, "C": np.nan, "a": np.nan, "converged": False}
     else:

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from nbscale.exceptions import LawFitWarning
+from nbscale.exceptions import LawFitWarning, user_stacklevel
 from nbscale.laws.likelihood import FLAG_OK, LawArrays, Prior, fit_likelihood
 from nbscale.laws.loglinear import fit_loglinear
 
@@ -231,7 +231,7 @@ def fit_laws(
             f"fitted reliably ({reasons}); see the 'flag' column, and keep "
             "laws[laws.flag == 'ok'] or collect more observations.",
             LawFitWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return laws
 

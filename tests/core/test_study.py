@@ -309,3 +309,13 @@ def test_loglinear_needs_repeated_sizes(wine) -> None:
     )
     laws = geometric.run(progress=False, executor="inline").laws("loglinear")
     assert len(laws) == 2
+
+
+def test_law_warnings_point_at_the_callers_line(wine) -> None:
+    # Study.laws calls fit_laws inside nbscale: the warning must still name
+    # the user's line, not nbscale's.
+    study = small(*wine, samples=3).run(progress=False, executor="inline")
+    with pytest.warns(nbscale.LawFitWarning) as caught:
+        study.laws()
+
+    assert caught[0].filename == __file__
