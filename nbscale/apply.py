@@ -100,6 +100,14 @@ def values(
     points over 10,000 sizes). See Kwon and Zou, "Beta Shapley", AISTATS
     2022, for the weighting of cardinalities this mirrors.
 
+    A value is only as good as its law. With about ten observations per
+    point, some likelihood laws end at the ``alpha`` edge of the search
+    box with an enormous ``c`` (flag ``at_bound``), and their values can
+    be hundreds of times too large; their ``stderr`` is usually huge too.
+    Rank by value only among ``flag == "ok"`` rows, fit the laws with
+    ``prior="empirical"`` (see :func:`nbscale.fit_laws`), or use
+    ``method="amortized"`` when points have few observations each.
+
     Examples
     --------
     >>> import pandas as pd
