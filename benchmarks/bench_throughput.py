@@ -57,7 +57,7 @@ from sklearn.model_selection import train_test_split
 import nbscale
 from nbscale.learners import LogisticLearner
 from nbscale.learners._batched import BlockScores, DrawWork, gather_block
-from nbscale.learners.logistic import _Rows
+from nbscale.learners.logistic import _Rows, block_scores
 
 _N_CORES = os.cpu_count() or 1
 
@@ -206,15 +206,8 @@ class ColdLogisticLearner(LogisticLearner):
                 )
 
         # Scores, as in the engine.
-        without = backend.numpy(problem.scores(theta))
-        with_points = backend.numpy(problem.scores_many(theta_z))
-        out = BlockScores([], [], [])
-        for b, work in enumerate(block):
-            m = len(work.points)
-            out.without.append(without[b] if converged[b] else None)
-            out.with_points.append(with_points[b, :m])
-            out.ok.append(ok[b, :m] & converged[b])
-        return out
+        ok = ok & converged[:, None]
+        return block_scores(backend, problem, block, theta, theta_z, converged, ok)
 
 
 def study_rate(

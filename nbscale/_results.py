@@ -340,7 +340,8 @@ class StudyResults:
         if self._data.is_classifier:
             positions = self._point_positions(laws.index)
             codes = self._data.y_train[positions]
-            labels = pd.Series(self._data.classes[codes], index=laws.index)  # type: ignore[index]
+            classes: Any = self._data.classes
+            labels = pd.Series(classes[codes], index=laws.index)
         return recommend(
             laws,
             size=size,

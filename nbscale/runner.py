@@ -116,7 +116,8 @@ class ThreadExecutor(_FuturesExecutor):
         self.pool = cf.ThreadPoolExecutor(n_workers, thread_name_prefix="nbscale")
 
     def submit(self, batch: DrawBatch) -> cf.Future[BatchResult]:
-        return self.pool.submit(evaluate_batch, self.context, batch)  # type: ignore[arg-type]
+        context: Any = self.context  # checked when the executor was built
+        return self.pool.submit(evaluate_batch, context, batch)
 
 
 _WORKER_CONTEXT: EvaluationContext | None = None
@@ -185,7 +186,8 @@ class InlineExecutor:
     def submit(self, batch: DrawBatch) -> cf.Future[BatchResult]:
         future: cf.Future[BatchResult] = cf.Future()
         try:
-            future.set_result(evaluate_batch(self.context, batch))  # type: ignore[arg-type]
+            context: Any = self.context
+            future.set_result(evaluate_batch(context, batch))
         except BaseException as err:
             future.set_exception(err)
         return future

@@ -180,8 +180,8 @@ def _weighting_errors(
     space to the sizes that repeat replaces the per-size sd; with fewer
     than three such sizes the per-size errors are used.
     """
-    repeated = (n_obs >= 2) & (sd > 0)
-    if np.unique(sizes[repeated]).size < 3:
+    repeated = (n_obs >= 2) & (sd > 0)  # sizes are distinct here
+    if repeated.sum() < 3:
         return _standard_errors(n_obs, sd)
     from scipy.stats import theilslopes
 

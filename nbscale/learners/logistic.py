@@ -178,16 +178,33 @@ class LogisticLearner(BatchedLearner):
                     theta[b], rows, points, int(b), int(m)
                 )
 
-        # Validation scores of every fit.
-        without = backend.numpy(problem.scores(theta))
-        with_points = backend.numpy(problem.scores_many(theta_z))
-        out = BlockScores([], [], [])
-        for b, work in enumerate(block):
-            m = len(work.points)
-            out.without.append(without[b] if converged[b] else None)
-            out.with_points.append(with_points[b, :m])
-            out.ok.append(ok[b, :m])
-        return out
+        return block_scores(backend, problem, block, theta, theta_z, converged, ok)
+
+
+def block_scores(
+    backend: Backend,
+    problem: _Problem,
+    block: list[DrawWork],
+    theta: Any,
+    theta_z: Any,
+    converged: Any,
+    ok: Any,
+) -> BlockScores:
+    """Validation scores of every fit of a block, unpadded.
+
+    ``theta`` holds the fits on each ``D``, shape ``(n_draws, ...)``, and
+    ``theta_z`` those on ``D + {z}``, one per padded point slot; ``ok``
+    marks the with-point fits to keep, ``converged`` the fits on ``D``.
+    """
+    without = backend.numpy(problem.scores(theta))
+    with_points = backend.numpy(problem.scores_many(theta_z))
+    out = BlockScores([], [], [])
+    for b, work in enumerate(block):
+        m = len(work.points)
+        out.without.append(without[b] if converged[b] else None)
+        out.with_points.append(with_points[b, :m])
+        out.ok.append(ok[b, :m])
+    return out
 
 
 class _Rows:
